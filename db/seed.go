@@ -1,0 +1,206 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/lib/pq"
+
+	"paymend/domain"
+)
+
+// DemoSeed says how to generate the demo merchant's transactions.
+type DemoSeed struct {
+	N      int       // primary payments to generate
+	Now    time.Time // the range is the 30 days before Now
+	Seed   int64
+	Sealer *domain.Sealer
+	Loc    *time.Location
+}
+
+// CountSeeded returns how many seeded events the merchant has.
+func (s *Store) CountSeeded(ctx context.Context, merchantID int64) (int64, error) {
+	var n int64
+	err := s.x.QueryRowxContext(ctx, `SELECT count(*) FROM transaction_events WHERE merchant_id = $1 AND source = 'seed'`, merchantID).Scan(&n)
+	return n, mapErr(err)
+}
+
+// DeleteSeeded removes the merchant's seeded transactions, their events and timeline.
+func (s *Store) DeleteSeeded(ctx context.Context, merchantID int64) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		for _, q := range []string{
+			`CREATE TEMP TABLE seeded ON COMMIT DROP AS SELECT t.id FROM transactions t
+				WHERE t.merchant_id = $1 AND EXISTS (SELECT 1 FROM transaction_events e
+				WHERE e.merchant_id = t.merchant_id AND e.platform_id = t.platform_id AND e.source = 'seed')`,
+			`DELETE FROM timeline WHERE merchant_id = $1 AND transaction_id IN (SELECT id FROM seeded)`,
+			`DELETE FROM transaction_events WHERE merchant_id = $1 AND source = 'seed'`,
+			`DELETE FROM transactions WHERE merchant_id = $1 AND id IN (SELECT id FROM seeded)`,
+		} {
+			if _, err := tx.x.ExecContext(ctx, q, merchantID); err != nil {
+				return fmt.Errorf("db: delete seeded: %w", mapErr(err))
+			}
+		}
+		return nil
+	})
+}
+
+// SeedDemoTransactions bulk-loads generated payments with COPY: the transactions and
+// the platform events they would have come from. It returns the rows written.
+func (s *Store) SeedDemoTransactions(ctx context.Context, merchantID int64, o DemoSeed) (int, error) {
+	if o.Loc == nil {
+		o.Loc = domain.ShanghaiZone()
+	}
+	times := domain.NewDemoGen(o.Seed).Times(o.Now.Add(-30*24*time.Hour), o.Now, o.N, o.Loc)
+	// each replays the generator from the same seed, so the two COPY passes (a
+	// transaction can run only one COPY at a time) see identical payments without
+	// holding a million of them in memory.
+	each := func(fn func(p domain.DemoPayment, res domain.ResolutionState, resolvedAt *time.Time) error) error {
+		gen := domain.NewDemoGen(o.Seed)
+		rng := rand.New(rand.NewPCG(uint64(o.Seed), 7))
+		for _, at := range times {
+			p := gen.Payment(at)
+			res, resolvedAt := demoResolution(rng, p, o.Now)
+			if p.Status != domain.StatusFailed {
+				res, resolvedAt = domain.ResolutionNew, nil
+			}
+			follow := p.FollowUp != nil && p.FollowUp.OccurredAt.Before(o.Now)
+			if follow {
+				r := p.FollowUp.OccurredAt
+				res, resolvedAt = domain.ResolutionRetriedSuccess, &r
+			}
+			if err := fn(p, res, resolvedAt); err != nil {
+				return err
+			}
+			if follow {
+				if err := fn(*p.FollowUp, domain.ResolutionNew, nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	written := 0
+	err := s.InTx(ctx, func(tx *Store) error {
+		err := tx.copyIn(ctx, "transactions", []string{"merchant_id", "platform_id", "order_id",
+			"amount", "currency", "channel", "pay_status", "code", "message", "card_bin", "card_last4", "bank",
+			"customer_ref", "customer_name", "phone_sealed", "email_sealed", "phone_masked", "email_masked",
+			"occurred_at", "failed_at", "resolution_state", "resolved_at"}, func(row func(...any) error) error {
+			return each(func(p domain.DemoPayment, res domain.ResolutionState, resolvedAt *time.Time) error {
+				phone, email, err := sealContact(o.Sealer, p.Phone, p.Email)
+				if err != nil {
+					return err
+				}
+				var failedAt *time.Time
+				if p.Status == domain.StatusFailed {
+					at := p.OccurredAt
+					failedAt = &at
+				}
+				written++
+				return row(merchantID, p.TransactionID, p.OrderID, p.Amount, p.Currency, p.Channel,
+					string(p.Status), p.Code, p.Message, p.BIN, p.Last4, p.Bank, p.CustomerID, p.CustomerName,
+					phone, email, domain.MaskPhone(p.Phone), maskEmailOrEmpty(p.Email), p.OccurredAt, failedAt,
+					string(res), resolvedAt)
+			})
+		})
+		if err != nil {
+			return err
+		}
+		return tx.copyIn(ctx, "transaction_events", []string{"merchant_id", "event_id", "type",
+			"platform_id", "amount", "payload", "phone_sealed", "email_sealed", "source", "occurred_at", "received_at"},
+			func(row func(...any) error) error {
+				return each(func(p domain.DemoPayment, _ domain.ResolutionState, _ *time.Time) error {
+					phone, email, err := sealContact(o.Sealer, p.Phone, p.Email)
+					if err != nil {
+						return err
+					}
+					payload, _ := json.Marshal(demoEventBody(p))
+					return row(merchantID, "evt_seed_"+p.TransactionID, "payment."+string(p.Status),
+						p.TransactionID, p.Amount, string(payload), phone, email, "seed", p.OccurredAt,
+						p.OccurredAt.Add(2*time.Second))
+				})
+			})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("db: seed demo: %w", mapErr(err))
+	}
+	if _, err := s.x.ExecContext(ctx, `ANALYZE transactions; ANALYZE transaction_events`); err != nil {
+		return written, fmt.Errorf("db: seed analyze: %w", err)
+	}
+	return written, nil
+}
+
+// copyIn streams rows into table with COPY inside the store's transaction.
+func (s *Store) copyIn(ctx context.Context, table string, cols []string, rows func(row func(...any) error) error) error {
+	stmt, err := s.tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	defer stmt.Close()
+	if err := rows(func(v ...any) error { _, err := stmt.ExecContext(ctx, v...); return err }); err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	return nil
+}
+
+func sealContact(s *domain.Sealer, phone, email string) (string, string, error) {
+	p, err := s.Seal(phone)
+	if err != nil {
+		return "", "", err
+	}
+	e, err := s.Seal(email)
+	return p, e, err
+}
+
+func maskEmailOrEmpty(e string) string {
+	if e == "" {
+		return ""
+	}
+	return domain.MaskEmail(e)
+}
+
+// demoResolution gives older failures the progress a busy team would have made:
+// most failures older than three days are closed, recent ones are still being worked.
+func demoResolution(rng *rand.Rand, p domain.DemoPayment, now time.Time) (domain.ResolutionState, *time.Time) {
+	age := now.Sub(p.OccurredAt)
+	u := rng.Float64()
+	done := func(s domain.ResolutionState) (domain.ResolutionState, *time.Time) {
+		at := p.OccurredAt.Add(time.Duration(20+rng.IntN(600)) * time.Minute)
+		if at.After(now) {
+			at = now
+		}
+		return s, &at
+	}
+	switch {
+	case age > 72*time.Hour && u < 0.55:
+		return done(domain.ResolutionResolved)
+	case age > 72*time.Hour && u < 0.70:
+		return done(domain.ResolutionWrittenOff)
+	case age > 24*time.Hour && u < 0.80:
+		return domain.ResolutionCustomerNotified, nil
+	case u < 0.15:
+		return domain.ResolutionReasonConfirmed, nil
+	}
+	return domain.ResolutionNew, nil
+}
+
+// demoEventBody is the webhook body the platform would have sent, contact removed.
+func demoEventBody(p domain.DemoPayment) map[string]any {
+	data := map[string]any{"transaction_id": p.TransactionID, "order_id": p.OrderID, "amount": p.Amount,
+		"currency": p.Currency, "channel": p.Channel,
+		"customer":    map[string]any{"id": p.CustomerID, "name": p.CustomerName},
+		"occurred_at": p.OccurredAt.UTC().Format(time.RFC3339)}
+	if p.BIN != "" {
+		data["card"] = map[string]any{"bin": p.BIN, "last4": p.Last4, "bank": p.Bank}
+	}
+	if p.Code != "" {
+		data["code"], data["message"] = p.Code, p.Message
+	}
+	return map[string]any{"id": "evt_seed_" + p.TransactionID, "type": "payment." + string(p.Status),
+		"created": p.OccurredAt.Unix(), "data": data}
+}

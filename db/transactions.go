@@ -1,0 +1,401 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"paymend/domain"
+)
+
+// EventRecord is one platform event ready to store: scrubbed payload, contact sealed.
+type EventRecord struct {
+	EventID     string
+	Type        string // payment.failed, payment.succeeded, payment.pending, refund.succeeded, refund.failed
+	Source      string // webhook, import, seed
+	PlatformID  string
+	RefundID    string
+	Amount      int64 // the payment amount, or the refund amount for refund events
+	Payload     []byte
+	PhoneSealed string
+	EmailSealed string
+	OccurredAt  time.Time
+
+	OrderID, Currency, Channel, Code, Message string
+	CardBIN, CardLast4, Bank                  string
+	CustomerRef, CustomerName                 string
+	PhoneMasked, EmailMasked                  string
+}
+
+// IngestResult says what storing an event did.
+type IngestResult struct {
+	Duplicate     bool  // the event id was already stored: nothing changed
+	TransactionID int64 // PayMend's id of the transaction the event belongs to
+}
+
+// payStatusOf maps an event type to the payment status it implies; refunds imply the
+// payment succeeded.
+func payStatusOf(typ string) string {
+	switch typ {
+	case "payment.failed":
+		return "failed"
+	case "payment.pending":
+		return "pending"
+	default:
+		return "succeeded"
+	}
+}
+
+// IngestEvent stores one platform event and folds it into its transaction so that the
+// final state never depends on the order events arrive in: a payment's status only
+// moves up pending < failed < succeeded, the failure code is that of the latest
+// failure, and the refunded amount is the sum over distinct successful refunds.
+// A repeated event id changes nothing.
+func (s *Store) IngestEvent(ctx context.Context, merchantID int64, e EventRecord) (IngestResult, error) {
+	var res IngestResult
+	err := s.InTx(ctx, func(tx *Store) error {
+		const qe = `INSERT INTO transaction_events (merchant_id, event_id, type, platform_id, refund_id, amount,
+				payload, phone_sealed, email_sealed, source, occurred_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING id`
+		var evID int64
+		err := tx.x.QueryRowxContext(ctx, qe, merchantID, e.EventID, e.Type, e.PlatformID, e.RefundID, e.Amount,
+			e.Payload, e.PhoneSealed, e.EmailSealed, orDefault(e.Source, "webhook"), e.OccurredAt).Scan(&evID)
+		if mapErr(err) == ErrNotFound {
+			res.Duplicate = true
+			return tx.x.QueryRowxContext(ctx, `SELECT id FROM transactions WHERE merchant_id = $1 AND platform_id = $2`,
+				merchantID, e.PlatformID).Scan(&res.TransactionID)
+		}
+		if err != nil {
+			return fmt.Errorf("insert event: %w", mapErr(err))
+		}
+		isRefund := strings.HasPrefix(e.Type, "refund.")
+		if err := tx.upsertTransaction(ctx, merchantID, e, isRefund, &res.TransactionID); err != nil {
+			return err
+		}
+		if e.Type == "refund.succeeded" {
+			const qr = `UPDATE transactions SET refunded_amount = (
+					SELECT coalesce(sum(amount), 0) FROM (
+						SELECT DISTINCT ON (refund_id) amount FROM transaction_events
+						WHERE merchant_id = $1 AND platform_id = $2 AND type = 'refund.succeeded'
+						ORDER BY refund_id, id) r)
+				WHERE merchant_id = $1 AND id = $3`
+			if _, err := tx.x.ExecContext(ctx, qr, merchantID, e.PlatformID, res.TransactionID); err != nil {
+				return fmt.Errorf("refunded amount: %w", mapErr(err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("db: ingest %s: %w", e.EventID, err)
+	}
+	return res, nil
+}
+
+func (s *Store) upsertTransaction(ctx context.Context, merchantID int64, e EventRecord, isRefund bool, id *int64) error {
+	// For refund events only the status and existence matter; the row's descriptive
+	// fields wait for the payment event (has_payment = false until then).
+	amount, failedAt := e.Amount, any(nil)
+	if isRefund {
+		amount = 0
+	}
+	if e.Type == "payment.failed" {
+		failedAt = e.OccurredAt
+	}
+	const q = `INSERT INTO transactions AS t (merchant_id, platform_id, order_id, amount, currency, channel,
+			pay_status, code, message, card_bin, card_last4, bank, customer_ref, customer_name,
+			phone_sealed, email_sealed, phone_masked, email_masked, occurred_at, failed_at, has_payment)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		ON CONFLICT (merchant_id, platform_id) DO UPDATE SET
+			pay_status = CASE WHEN (CASE EXCLUDED.pay_status WHEN 'succeeded' THEN 3 WHEN 'failed' THEN 2 ELSE 1 END)
+				> (CASE t.pay_status WHEN 'succeeded' THEN 3 WHEN 'failed' THEN 2 ELSE 1 END)
+				THEN EXCLUDED.pay_status ELSE t.pay_status END,
+			code = CASE WHEN EXCLUDED.failed_at IS NOT NULL AND (t.failed_at IS NULL OR EXCLUDED.failed_at > t.failed_at
+				OR (EXCLUDED.failed_at = t.failed_at AND EXCLUDED.code > t.code)) THEN EXCLUDED.code ELSE t.code END,
+			message = CASE WHEN EXCLUDED.failed_at IS NOT NULL AND (t.failed_at IS NULL OR EXCLUDED.failed_at > t.failed_at
+				OR (EXCLUDED.failed_at = t.failed_at AND EXCLUDED.code > t.code)) THEN EXCLUDED.message ELSE t.message END,
+			failed_at = GREATEST(t.failed_at, EXCLUDED.failed_at),
+			amount = CASE WHEN t.has_payment THEN t.amount ELSE EXCLUDED.amount END,
+			occurred_at = CASE WHEN NOT EXCLUDED.has_payment THEN t.occurred_at
+				WHEN NOT t.has_payment THEN EXCLUDED.occurred_at
+				ELSE LEAST(t.occurred_at, EXCLUDED.occurred_at) END,
+			order_id = COALESCE(NULLIF(t.order_id, ''), EXCLUDED.order_id),
+			currency = COALESCE(NULLIF(t.currency, ''), EXCLUDED.currency),
+			channel = COALESCE(NULLIF(t.channel, ''), EXCLUDED.channel),
+			card_bin = COALESCE(NULLIF(t.card_bin, ''), EXCLUDED.card_bin),
+			card_last4 = COALESCE(NULLIF(t.card_last4, ''), EXCLUDED.card_last4),
+			bank = COALESCE(NULLIF(t.bank, ''), EXCLUDED.bank),
+			customer_ref = COALESCE(NULLIF(t.customer_ref, ''), EXCLUDED.customer_ref),
+			customer_name = COALESCE(NULLIF(t.customer_name, ''), EXCLUDED.customer_name),
+			phone_sealed = COALESCE(NULLIF(t.phone_sealed, ''), EXCLUDED.phone_sealed),
+			email_sealed = COALESCE(NULLIF(t.email_sealed, ''), EXCLUDED.email_sealed),
+			phone_masked = COALESCE(NULLIF(t.phone_masked, ''), EXCLUDED.phone_masked),
+			email_masked = COALESCE(NULLIF(t.email_masked, ''), EXCLUDED.email_masked),
+			has_payment = t.has_payment OR EXCLUDED.has_payment,
+			updated_at = now()
+		RETURNING id`
+	err := s.x.QueryRowxContext(ctx, q, merchantID, e.PlatformID, e.OrderID, amount, e.Currency, e.Channel,
+		payStatusOf(e.Type), e.Code, e.Message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
+		e.PhoneSealed, e.EmailSealed, e.PhoneMasked, e.EmailMasked, e.OccurredAt, failedAt, !isRefund).Scan(id)
+	if err != nil {
+		return fmt.Errorf("upsert transaction: %w", mapErr(err))
+	}
+	return nil
+}
+
+// eventSummary is the plain-English line the API shows for a platform event.
+func eventSummary(kind string, details []byte) string {
+	var d struct {
+		Code, Message, Currency string
+		Amount                  int64
+		RefundID                string `json:"refund_id"`
+	}
+	_ = json.Unmarshal(details, &d)
+	switch kind {
+	case "payment.failed":
+		return strings.TrimSpace(fmt.Sprintf("Payment failed: %s %s", d.Code, d.Message))
+	case "payment.succeeded":
+		return "Payment succeeded"
+	case "payment.pending":
+		return "Payment pending"
+	case "refund.succeeded":
+		return fmt.Sprintf("Refund %s succeeded: %s", d.RefundID, domain.Money{Amount: d.Amount, Currency: d.Currency})
+	case "refund.failed":
+		return fmt.Sprintf("Refund %s failed", d.RefundID)
+	}
+	return kind
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte("{}")
+	}
+	return b
+}
+
+// AppendTimeline adds one entry to a transaction's timeline.
+func (s *Store) AppendTimeline(ctx context.Context, merchantID, transactionID int64, e domain.TimelineEntry) error {
+	const q = `INSERT INTO timeline (merchant_id, transaction_id, at, kind, actor, summary, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	if len(e.Details) == 0 {
+		e.Details = []byte("{}")
+	}
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
+	_, err := s.x.ExecContext(ctx, q, merchantID, transactionID, e.At, e.Kind, e.Actor, e.Summary, e.Details)
+	if err != nil {
+		return fmt.Errorf("timeline: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Timeline lists a transaction's history oldest first: the platform's events (kept
+// once, in transaction_events) merged with what people and jobs did (timeline).
+func (s *Store) Timeline(ctx context.Context, merchantID, transactionID int64) ([]domain.TimelineEntry, error) {
+	const q = `SELECT id, at, kind, actor, summary, details FROM (
+			SELECT e.id, e.occurred_at AS at, e.type AS kind, 'platform' AS actor, '' AS summary,
+				jsonb_build_object('event_id', e.event_id, 'code', e.payload->'data'->>'code',
+					'message', e.payload->'data'->>'message', 'amount', e.amount,
+					'currency', e.payload->'data'->>'currency', 'refund_id', e.refund_id,
+					'failure_reason', e.payload->'data'->>'failure_reason') AS details, 0 AS src
+			FROM transaction_events e JOIN transactions t ON t.merchant_id = e.merchant_id AND t.platform_id = e.platform_id
+			WHERE t.merchant_id = $1 AND t.id = $2
+			UNION ALL
+			SELECT id, at, kind, actor, summary, details, 1 FROM timeline WHERE merchant_id = $1 AND transaction_id = $2
+		) x ORDER BY at, src, id`
+	var out []domain.TimelineEntry
+	if err := sqlxSelect(ctx, s, &out, q, merchantID, transactionID); err != nil {
+		return nil, fmt.Errorf("db: timeline %d: %w", transactionID, err)
+	}
+	for i := range out {
+		if out[i].Summary == "" {
+			out[i].Summary = eventSummary(out[i].Kind, out[i].Details)
+		}
+	}
+	return out, nil
+}
+
+// Events lists a transaction's stored raw events in the order they happened.
+func (s *Store) Events(ctx context.Context, merchantID int64, platformID string) ([]domain.StoredEvent, error) {
+	const q = `SELECT id, event_id, type, source, payload, occurred_at, received_at FROM transaction_events
+		WHERE merchant_id = $1 AND platform_id = $2 ORDER BY occurred_at, id`
+	var out []domain.StoredEvent
+	if err := sqlxSelect(ctx, s, &out, q, merchantID, platformID); err != nil {
+		return nil, fmt.Errorf("db: events %s: %w", platformID, err)
+	}
+	return out, nil
+}
+
+const txCols = `id, merchant_id, platform_id, order_id, amount, currency, channel, pay_status, status,
+	refunded_amount, code, message, card_bin, card_last4, bank, customer_ref, customer_name,
+	phone_masked, email_masked, occurred_at, failed_at, resolution_state, resolved_at, created_at, updated_at`
+
+// Transaction returns one transaction by PayMend's id.
+func (s *Store) Transaction(ctx context.Context, merchantID, id int64) (domain.Transaction, error) {
+	const q = `SELECT ` + txCols + ` FROM transactions WHERE merchant_id = $1 AND id = $2`
+	var t domain.Transaction
+	if err := s.x.QueryRowxContext(ctx, q, merchantID, id).StructScan(&t); err != nil {
+		return t, fmt.Errorf("db: transaction %d: %w", id, mapErr(err))
+	}
+	return t, nil
+}
+
+// TransactionByPlatformID returns one transaction by the platform's transaction id.
+func (s *Store) TransactionByPlatformID(ctx context.Context, merchantID int64, platformID string) (domain.Transaction, error) {
+	const q = `SELECT ` + txCols + ` FROM transactions WHERE merchant_id = $1 AND platform_id = $2`
+	var t domain.Transaction
+	if err := s.x.QueryRowxContext(ctx, q, merchantID, platformID).StructScan(&t); err != nil {
+		return t, fmt.Errorf("db: transaction %q: %w", platformID, mapErr(err))
+	}
+	return t, nil
+}
+
+// SealedContact returns a transaction's sealed phone and e-mail, for the few actions
+// that must reach the customer.
+func (s *Store) SealedContact(ctx context.Context, merchantID, id int64) (phone, email string, err error) {
+	const q = `SELECT phone_sealed, email_sealed FROM transactions WHERE merchant_id = $1 AND id = $2`
+	err = s.x.QueryRowxContext(ctx, q, merchantID, id).Scan(&phone, &email)
+	return phone, email, mapErr(err)
+}
+
+// TxFilter narrows the transactions list. Zero fields do not filter.
+type TxFilter struct {
+	Statuses   []string
+	Codes      []string // any of these codes
+	NotCodes   []string // none of these codes (the "unclassified" category)
+	Channel    string
+	Bank       string
+	Resolution string
+	From, To   time.Time
+	MinAmount  *int64
+	MaxAmount  *int64
+	Q          string // transaction id, order id, customer id, or customer name prefix
+	Cursor     domain.Cursor
+	Limit      int
+}
+
+// where builds the filter's SQL condition with positional args, starting at $1 = merchant.
+func (f TxFilter) where(merchantID int64) (string, []any) {
+	conds := []string{"merchant_id = $1"}
+	args := []any{merchantID}
+	add := func(cond string, vals ...any) {
+		for _, v := range vals {
+			args = append(args, v)
+			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(args)), 1)
+		}
+		conds = append(conds, cond)
+	}
+	switch len(f.Statuses) {
+	case 0:
+	case 1:
+		add("status = ?", f.Statuses[0])
+	default:
+		add("status = ANY(?)", pq.Array(f.Statuses))
+	}
+	switch len(f.Codes) {
+	case 0:
+	case 1:
+		add("code = ?", f.Codes[0])
+	default:
+		add("code = ANY(?)", pq.Array(f.Codes))
+	}
+	if len(f.NotCodes) > 0 {
+		add("code <> ALL(?)", pq.Array(f.NotCodes))
+	}
+	if f.Channel != "" {
+		add("channel = ?", f.Channel)
+	}
+	if f.Bank != "" {
+		add("bank = ?", f.Bank)
+	}
+	if f.Resolution != "" {
+		add("resolution_state = ?", f.Resolution)
+	}
+	if !f.From.IsZero() {
+		add("occurred_at >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		add("occurred_at < ?", f.To)
+	}
+	if f.MinAmount != nil {
+		add("amount >= ?", *f.MinAmount)
+	}
+	if f.MaxAmount != nil {
+		add("amount <= ?", *f.MaxAmount)
+	}
+	if f.Q != "" {
+		add("(platform_id = ? OR order_id = ? OR customer_ref = ? OR customer_name LIKE ? || '%')",
+			f.Q, f.Q, f.Q, escapeLike(f.Q))
+	}
+	if !f.Cursor.IsZero() {
+		add("(occurred_at, id) < (?, ?)", f.Cursor.At, f.Cursor.ID)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// Transactions lists the merchant's transactions newest first, keyset paged, and
+// returns the next page's cursor (zero at the end).
+func (s *Store) Transactions(ctx context.Context, merchantID int64, f TxFilter) ([]domain.Transaction, domain.Cursor, error) {
+	limit := clampLimit(f.Limit)
+	where, args := f.where(merchantID)
+	q := `SELECT ` + txCols + ` FROM transactions WHERE ` + where +
+		fmt.Sprintf(` ORDER BY occurred_at DESC, id DESC LIMIT %d`, limit+1)
+	var out []domain.Transaction
+	if err := sqlxSelect(ctx, s, &out, q, args...); err != nil {
+		return nil, domain.Cursor{}, fmt.Errorf("db: transactions: %w", err)
+	}
+	var next domain.Cursor
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[len(out)-1].Cursor()
+	}
+	return out, next, nil
+}
+
+// EachTransaction streams every transaction matching f (ignoring Limit), newest first,
+// in keyset batches so that a million-row export never holds more than one batch.
+func (s *Store) EachTransaction(ctx context.Context, merchantID int64, f TxFilter, max int, fn func(domain.Transaction) error) error {
+	f.Limit = 100
+	n := 0
+	for {
+		page, next, err := s.Transactions(ctx, merchantID, f)
+		if err != nil {
+			return err
+		}
+		for _, t := range page {
+			if max > 0 && n >= max {
+				return nil
+			}
+			if err := fn(t); err != nil {
+				return err
+			}
+			n++
+		}
+		if next.IsZero() {
+			return nil
+		}
+		f.Cursor = next
+	}
+}
+
+// Banks lists the distinct banks seen for the merchant, for filter menus.
+func (s *Store) Banks(ctx context.Context, merchantID int64) ([]string, error) {
+	// A loose index scan: one probe per distinct bank instead of reading every row.
+	const q = `WITH RECURSIVE b AS (
+			(SELECT bank FROM transactions WHERE merchant_id = $1 ORDER BY bank LIMIT 1)
+			UNION ALL
+			SELECT (SELECT bank FROM transactions WHERE merchant_id = $1 AND bank > b.bank ORDER BY bank LIMIT 1)
+			FROM b WHERE b.bank IS NOT NULL)
+		SELECT bank FROM b WHERE bank IS NOT NULL AND bank <> ''`
+	var out []string
+	if err := sqlxSelect(ctx, s, &out, q, merchantID); err != nil {
+		return nil, fmt.Errorf("db: banks: %w", err)
+	}
+	return out, nil
+}

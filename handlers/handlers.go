@@ -1,0 +1,57 @@
+// Package handlers holds PayMend's HTTP handlers, one file per area. Each handler
+// reads input, scopes by the principal's merchant, calls the store or domain rules,
+// and renders.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"paymend/db"
+	"paymend/domain"
+	"paymend/web"
+)
+
+// Deps are what handlers are built from.
+type Deps struct {
+	App     *web.App
+	Store   *db.Store
+	Sealer  *domain.Sealer
+	Log     *slog.Logger
+	BaseURL string
+}
+
+func (d Deps) now() time.Time { return d.App.Now() }
+
+// audit appends an audit entry for the request's principal. Audit failures are
+// logged, not shown: the action itself already happened.
+func (d Deps) audit(c echo.Context, action, target, result string, details map[string]any) {
+	mid := int64(0)
+	if p, ok := web.PrincipalOf(c); ok {
+		mid = p.Merchant.ID
+	}
+	d.auditFor(c, mid, web.AuditEntry(c, action, target, result), details)
+}
+
+func (d Deps) auditFor(c echo.Context, merchantID int64, e domain.AuditEntry, details map[string]any) {
+	if err := d.Store.Audit(context.WithoutCancel(c.Request().Context()), merchantID, e, details); err != nil {
+		d.Log.Error("audit write failed", "err", err, "action", e.Action, "request_id", web.RequestID(c))
+	}
+}
+
+// Register adds every area's routes to the app.
+func Register(d Deps) {
+	(&Auth{d}).Routes()
+	(&Home{d}).Routes()
+	(&Users{d}).Routes()
+	(&Audit{d}).Routes()
+	(&Settings{d}).Routes()
+}
+
+// catalog returns the failure-code catalog as the request's merchant sees it.
+func (d Deps) catalog(c echo.Context) (*domain.Catalog, error) {
+	return domain.NewCatalog(domain.DefaultCatalog(), nil), nil
+}

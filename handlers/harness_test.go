@@ -1,0 +1,178 @@
+package handlers_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"paymend/db"
+	"paymend/db/dbtest"
+	"paymend/domain"
+	"paymend/handlers"
+	"paymend/web"
+)
+
+const testPassword = "correct-horse-battery-staple"
+
+// testHash is computed once: bcrypt is deliberately slow.
+var testHash = sync.OnceValue(func() string {
+	h, err := web.HashPassword(testPassword)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is a running console on a fresh database with two merchants, "alpha" and
+// "beta", each with an admin, an operator and a viewer.
+type env struct {
+	t      *testing.T
+	srv    *httptest.Server
+	store  *db.Store
+	sealer *domain.Sealer
+	clock  *clock
+	app    *web.App
+	m      map[string]domain.Merchant
+	users  map[string]domain.User // by e-mail
+	secret map[string]string      // merchant code → webhook secret
+}
+
+type envOpt func(*web.Config)
+
+func newEnv(t *testing.T, opts ...envOpt) *env {
+	t.Helper()
+	d, _ := dbtest.New(t)
+	store := db.New(d)
+	return newEnvOn(t, store, opts...)
+}
+
+func newEnvOn(t *testing.T, store *db.Store, opts ...envOpt) *env {
+	t.Helper()
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i + 1)
+	}
+	sealer, err := domain.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, store: store, sealer: sealer, clock: &clock{t: time.Now().UTC()},
+		m: map[string]domain.Merchant{}, users: map[string]domain.User{}, secret: map[string]string{}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := web.Config{Backend: store, Secret: []byte("test-secret-test-secret-test-secret!!"), Logger: log,
+		Now: e.clock.Now, LoginPerMinute: 1000}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.app = web.New(cfg)
+	e.srv = httptest.NewServer(e.app.Echo)
+	t.Cleanup(e.srv.Close)
+	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: e.srv.URL})
+	ctx := context.Background()
+	hash := testHash()
+	for _, code := range []string{"alpha", "beta"} {
+		secret := "whsec_" + code + "_secret"
+		sealed, _ := sealer.Seal(secret)
+		m, err := store.CreateMerchant(ctx, domain.Merchant{Code: code, Name: code + " 商店"}, []string{sealed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.m[code], e.secret[code] = m, secret
+		for _, r := range domain.Roles {
+			email := string(r) + "@" + code + ".test"
+			u, err := store.CreateUser(ctx, m.ID, domain.User{Email: email, Role: r, PasswordHash: hash})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.users[email] = u
+		}
+	}
+	return e
+}
+
+// browser is a cookie-keeping client that does not follow redirects.
+func (e *env) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// login returns a browser signed in as email.
+func (e *env) login(email string) *http.Client {
+	e.t.Helper()
+	c := e.browser()
+	resp := e.post(c, "/login", url.Values{"email": {email}, "password": {testPassword}})
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("login %s: status %d", email, resp.StatusCode)
+	}
+	return c
+}
+
+func (e *env) get(c *http.Client, path string, hdr ...string) *http.Response {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+func (e *env) post(c *http.Client, path string, form url.Values, hdr ...string) *http.Response {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+// doc parses a response body as HTML and closes it.
+func doc(t *testing.T, resp *http.Response) *goquery.Document {
+	t.Helper()
+	defer resp.Body.Close()
+	d, err := goquery.NewDocumentFromReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func body(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func tid(id string) string { return `[data-testid="` + id + `"]` }

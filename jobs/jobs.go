@@ -1,0 +1,98 @@
+// Package jobs runs PayMend's background work on River: delivery, refunds, alert
+// evaluation, reconciliation, rollups and housekeeping. Only main starts workers;
+// handlers insert jobs in the same transaction as the rows they belong to.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+
+	"paymend/db"
+)
+
+// Config is what the workers need.
+type Config struct {
+	DB    *sql.DB
+	Store *db.Store
+	Log   *slog.Logger
+	Now   func() time.Time
+	// FetchPoll is how often idle workers look for jobs (default 500 ms).
+	FetchPoll time.Duration
+}
+
+// Runner is a started River client.
+type Runner struct {
+	Client *river.Client[*sql.Tx]
+}
+
+// Stop lets running jobs finish (until ctx ends) and stops fetching.
+func (r *Runner) Stop(ctx context.Context) {
+	if r == nil || r.Client == nil {
+		return
+	}
+	_ = r.Client.Stop(ctx)
+}
+
+// Workers registers every worker; used by Start and by InsertOnly clients.
+func workers(cfg Config) *river.Workers {
+	w := river.NewWorkers()
+	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
+	return w
+}
+
+// Start runs the workers. Periodic jobs run once per cluster: River elects a leader.
+func Start(ctx context.Context, cfg Config) (*Runner, error) {
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if cfg.FetchPoll == 0 {
+		cfg.FetchPoll = 500 * time.Millisecond
+	}
+	client, err := river.NewClient(riverdatabasesql.New(cfg.DB), &river.Config{
+		Logger:            cfg.Log,
+		PollOnly:          true,
+		FetchPollInterval: cfg.FetchPoll,
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		Workers:           workers(cfg),
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return HousekeepingArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	if err := client.Start(ctx); err != nil {
+		return nil, fmt.Errorf("jobs: start: %w", err)
+	}
+	return &Runner{Client: client}, nil
+}
+
+// HousekeepingArgs purges expired sessions and old rate-limit windows.
+type HousekeepingArgs struct{}
+
+// Kind names the job.
+func (HousekeepingArgs) Kind() string { return "housekeeping" }
+
+// HousekeepingWorker does HousekeepingArgs.
+type HousekeepingWorker struct {
+	river.WorkerDefaults[HousekeepingArgs]
+	store *db.Store
+	now   func() time.Time
+}
+
+// Work purges what has expired.
+func (w *HousekeepingWorker) Work(ctx context.Context, _ *river.Job[HousekeepingArgs]) error {
+	now := w.now()
+	if _, err := w.store.PurgeExpiredSessions(ctx, now); err != nil {
+		return err
+	}
+	return w.store.PurgeRateLimits(ctx, now.Add(-2*time.Hour))
+}

@@ -1,0 +1,1 @@
+// PayMend console helpers. No inline script: CSP forbids it.
