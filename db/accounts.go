@@ -187,3 +187,16 @@ func orDefault(s, d string) string {
 	}
 	return s
 }
+
+// WebhookTarget returns the merchant a webhook path names and its sealed secrets, in
+// one query on the ingestion hot path.
+func (s *Store) WebhookTarget(ctx context.Context, code string) (domain.Merchant, []string, error) {
+	const q = `SELECT id, code, name, time_zone, currency, created_at, webhook_secrets FROM merchants WHERE code = $1`
+	var m domain.Merchant
+	var secrets pq.StringArray
+	err := s.x.QueryRowxContext(ctx, q, code).Scan(&m.ID, &m.Code, &m.Name, &m.TimeZone, &m.Currency, &m.CreatedAt, &secrets)
+	if err != nil {
+		return m, nil, fmt.Errorf("db: webhook target %q: %w", code, mapErr(err))
+	}
+	return m, secrets, nil
+}

@@ -342,7 +342,10 @@ func (f TxFilter) where(merchantID int64) (string, []any) {
 // Transactions lists the merchant's transactions newest first, keyset paged, and
 // returns the next page's cursor (zero at the end).
 func (s *Store) Transactions(ctx context.Context, merchantID int64, f TxFilter) ([]domain.Transaction, domain.Cursor, error) {
-	limit := clampLimit(f.Limit)
+	return s.listTransactions(ctx, merchantID, f, clampLimit(f.Limit))
+}
+
+func (s *Store) listTransactions(ctx context.Context, merchantID int64, f TxFilter, limit int) ([]domain.Transaction, domain.Cursor, error) {
 	where, args := f.where(merchantID)
 	q := `SELECT ` + txCols + ` FROM transactions WHERE ` + where +
 		fmt.Sprintf(` ORDER BY occurred_at DESC, id DESC LIMIT %d`, limit+1)
@@ -361,10 +364,9 @@ func (s *Store) Transactions(ctx context.Context, merchantID int64, f TxFilter) 
 // EachTransaction streams every transaction matching f (ignoring Limit), newest first,
 // in keyset batches so that a million-row export never holds more than one batch.
 func (s *Store) EachTransaction(ctx context.Context, merchantID int64, f TxFilter, max int, fn func(domain.Transaction) error) error {
-	f.Limit = 100
 	n := 0
 	for {
-		page, next, err := s.Transactions(ctx, merchantID, f)
+		page, next, err := s.listTransactions(ctx, merchantID, f, 1000)
 		if err != nil {
 			return err
 		}

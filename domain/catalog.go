@@ -376,7 +376,7 @@ func ValidCode(code string) bool {
 
 // riskWords are words that must never reach a customer: they would reveal that
 // risk control is involved (the guide: protect the rules, don't alarm the customer).
-var riskWords = []string{"风控", "风险", "拦截", "欺诈", "黑名单", "fraud", "risk", "blacklist", "blocked"}
+var riskWords = []string{"风控", "风险", "拦截", "欺诈", "黑名单", "fraud", "risk", "blacklist"}
 
 // RevealsRiskControl reports whether a customer-facing text mentions risk control.
 // Notification templates should be checked with it too.

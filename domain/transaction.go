@@ -171,3 +171,15 @@ type SystemClock struct{}
 
 // Now returns the current UTC time.
 func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// Plain formats the amount as a plain decimal without separators: "1234.50".
+func (m Money) Plain() string {
+	s := m.Decimal()
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != ',' {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}

@@ -49,6 +49,9 @@ func Register(d Deps) {
 	(&Users{d}).Routes()
 	(&Audit{d}).Routes()
 	(&Settings{d}).Routes()
+	(&Webhooks{d}).Routes()
+	(&Transactions{d}).Routes()
+	(&API{d}).Routes()
 }
 
 // catalog returns the failure-code catalog as the request's merchant sees it.

@@ -31,7 +31,7 @@ SCRATCH_DB=paymend_pgbench
 # Same server and credentials, other database.
 SCRATCH_URL=$(sed -E "s#/[^/?]+(\\?|\$)#/$SCRATCH_DB\\1#" <<<"$URL")
 
-psql_q() { "$PSQL" -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql_q() { PGOPTIONS="-c client_min_messages=warning" "$PSQL" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 tmp=$(mktemp -d)
 cleanup() {

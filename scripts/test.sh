@@ -163,7 +163,7 @@ run_fuzz() {
       echo "    a failing input is saved under ./$dir/testdata/fuzz/$name/ and now runs in go test" >&2
     fi
   done <<<"$targets"
-  ((bad == 0)) && pass "fuzz ($n targets)"
+  if ((bad == 0)); then pass "fuzz ($n targets)"; else pass "fuzz ($((n - bad))/$n other targets)"; fi
 }
 
 summary() {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -101,7 +102,18 @@ func (s *Sandbox) withAPIKey(h http.HandlerFunc) http.Handler {
 // withFaults applies the current fault mode to the /v1 API.
 func (s *Sandbox) withFaults(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch s.Fault() {
+		f := s.Fault()
+		if f == FaultSlow || f == FaultTimeout {
+			// Read the body first: net/http notices a client hanging up (and cancels
+			// r.Context) only once the request body has been consumed.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+			if err != nil {
+				writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		switch f {
 		case FaultSlow:
 			t := time.NewTimer(s.cfg.SlowDelay)
 			defer t.Stop()
@@ -191,14 +203,21 @@ func (s *Sandbox) createRefund(w http.ResponseWriter, r *http.Request) {
 	now := s.clock.Now().UTC()
 	s.mu.Lock()
 	if e, ok := s.idem[key]; ok {
-		rf := s.refunds[e.refundID]
-		s.mu.Unlock()
-		if e.digest != digest {
-			writeError(w, http.StatusConflict, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
-			return
+		rf, kept := s.refunds[e.refundID]
+		var view Refund
+		if kept {
+			view = refundView(rf)
 		}
-		w.Header().Set("Idempotent-Replayed", "true")
-		writeJSON(w, http.StatusOK, refundView(rf))
+		s.mu.Unlock()
+		switch {
+		case e.digest != digest:
+			writeError(w, http.StatusConflict, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
+		case !kept: // evicted with its transaction (capacity)
+			writeError(w, http.StatusGone, "refund_expired", "the refund for this Idempotency-Key is no longer kept")
+		default:
+			w.Header().Set("Idempotent-Replayed", "true")
+			writeJSON(w, http.StatusOK, view)
+		}
 		return
 	}
 	t, ok := s.txns[req.TransactionID]

@@ -1,0 +1,143 @@
+package handlers_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds the browser: $CHROMIUM, else Debian's. Browser journeys are part
+// of `make test`, which installs Chromium; a bare `go test` without it skips them.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" || os.Getenv("PAYMEND_REQUIRE_BROWSER") != "" {
+		t.Fatal("Chromium not found; `make test` installs it")
+	}
+	t.Skip("Chromium not found; run `make test` to install it")
+	return ""
+}
+
+// newBrowser starts headless Chromium with a phone or desktop viewport.
+func newBrowser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	// The first run starts the browser and must not carry a timeout; later steps may.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+// do runs browser steps and fails the test on the first error.
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// text returns the visible text of the first element matching css.
+func text(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", css, err)
+	}
+	return v
+}
+
+func location(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func click(css string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(css)) }
+func visible(css string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(css))
+}
+func keys(css, v string) chromedp.Action[chromedp.Void] {
+	return chromedp.SendKeys(chromedp.CSS(css), v)
+}
+
+// shot saves a screenshot when PAYMEND_SHOTS names a folder, for looking at pages.
+func shot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		dir := os.Getenv("PAYMEND_SHOTS")
+		if dir == "" {
+			return nil
+		}
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		_ = os.MkdirAll(dir, 0o755)
+		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+	})
+}
+
+func sel(id string) string { return `[data-testid="` + id + `"]` }
+
+func TestBrowserLoginSwitchLanguageLogout(t *testing.T) {
+	e := newEnv(t)
+	ctx := newBrowser(t, 1280, 900)
+	do(t, ctx,
+		chromedp.Navigate(e.srv.URL+"/"),
+		visible(sel("login-form")),
+		shot("login"),
+		keys("#email", "admin@alpha.test"),
+		keys("#password", testPassword),
+		click(sel("login-submit")),
+		visible(sel("nav")),
+		shot("overview-zh"),
+	)
+	if nav, h1 := text(t, ctx, sel("nav")), text(t, ctx, "h1"); !strings.Contains(nav, "失败交易") || h1 != "概览" {
+		t.Fatalf("shell not in Chinese: nav %q h1 %q", nav, h1)
+	}
+	do(t, ctx, click(sel("lang-en")), visible(sel("lang-zh")), shot("overview-en"))
+	if nav, h1 := text(t, ctx, sel("nav")), text(t, ctx, "h1"); !strings.Contains(nav, "Failed payments") || h1 != "Overview" {
+		t.Fatalf("not English after switch: nav %q h1 %q", nav, h1)
+	}
+	do(t, ctx, click(sel("logout")), visible(sel("login-form")))
+	// After logout the console is closed again.
+	do(t, ctx, chromedp.Navigate(e.srv.URL+"/users"), visible(sel("login-form")))
+	if loc := location(t, ctx); !strings.Contains(loc, "/login") {
+		t.Fatalf("after logout /users went to %s", loc)
+	}
+}
