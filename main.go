@@ -253,53 +253,31 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 }
 
 func cmdSandbox(ctx context.Context, args []string, log *slog.Logger) error {
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
-	console := fs.String("console-url", "http://127.0.0.1:8080", "console base URL for webhooks")
-	smtpAddr := fs.String("smtp-addr", "127.0.0.1:2525", "SMTP listen address")
-	stream := fs.Bool("stream", false, "send a steady flow of demo payments")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
 	if err := loadLocalSecrets(); err != nil {
 		return err
 	}
-	secrets := map[string][]byte{}
-	spec := os.Getenv("OULEPAY_WEBHOOK_SECRETS")
-	if spec == "" && os.Getenv("PAYMEND_DEMO_WEBHOOK_SECRET") != "" {
-		spec = "demo=" + os.Getenv("PAYMEND_DEMO_WEBHOOK_SECRET")
-	}
-	for _, kv := range strings.Split(spec, ",") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k != "" && v != "" {
-			secrets[k] = []byte(v)
-		}
-	}
-	sb := sandbox.New(sandbox.Config{Addr: *addr, SMTPAddr: *smtpAddr, ConsoleURL: strings.TrimRight(*console, "/"),
-		APIKey: getenv("OULEPAY_API_KEY", "sandbox"), Secrets: secrets, Stream: *stream})
-	log.Info("OulePay sandbox listening", "addr", *addr, "smtp", *smtpAddr, "console", *console, "stream", *stream)
-	return sb.Run(ctx)
+	return sandbox.Command(ctx, args, os.Getenv, os.Stdout, log)
 }
 
-// flags parses args and fails with the usage when a required flag is missing.
-func flags(name string, args []string, required ...string) (map[string]*string, *flag.FlagSet, error) {
+// requiredFlags parses args for a subcommand whose string flags are all required.
+func requiredFlags(name string, args []string, names ...string) (map[string]string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	vals := map[string]*string{}
-	for _, r := range required {
-		vals[r] = fs.String(r, "", r)
+	ptrs := map[string]*string{}
+	for _, n := range names {
+		ptrs[n] = fs.String(n, "", n)
 	}
-	return vals, fs, nil
-}
-
-func needFlags(fs *flag.FlagSet, args []string, vals map[string]*string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	for k, v := range vals {
-		if strings.TrimSpace(*v) == "" {
-			return fmt.Errorf("%s: --%s is required", fs.Name(), k)
+	out := map[string]string{}
+	for _, n := range names {
+		if v := strings.TrimSpace(*ptrs[n]); v != "" {
+			out[n] = v
+			continue
 		}
+		return nil, fmt.Errorf("%s: --%s is required", name, n)
 	}
-	return nil
+	return out, nil
 }
 
 // cliStore opens the database for a one-shot command and migrates it.
@@ -316,8 +294,8 @@ func cmdMerchant(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "add" {
 		return errors.New("usage: paymend merchant add --code CODE --name NAME")
 	}
-	vals, fs, _ := flags("merchant add", nil, "code", "name")
-	if err := needFlags(fs, args[1:], vals); err != nil {
+	vals, err := requiredFlags("merchant add", args[1:], "code", "name")
+	if err != nil {
 		return err
 	}
 	store, cfg, err := cliStore(ctx)
@@ -326,7 +304,7 @@ func cmdMerchant(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer store.DB().Close()
 	secret := "whsec_" + randHex(24)
-	m, err := createMerchant(ctx, store, cfg, domain.Merchant{Code: *vals["code"], Name: *vals["name"]}, secret)
+	m, err := createMerchant(ctx, store, cfg, domain.Merchant{Code: vals["code"], Name: vals["name"]}, secret)
 	if err != nil {
 		return err
 	}
@@ -357,12 +335,12 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 	if len(args) == 0 || args[0] != "add" {
 		return errors.New("usage: paymend user add --merchant CODE --email E --role admin|operator|viewer < password")
 	}
-	vals, fs, _ := flags("user add", nil, "merchant", "email", "role")
-	if err := needFlags(fs, args[1:], vals); err != nil {
+	vals, err := requiredFlags("user add", args[1:], "merchant", "email", "role")
+	if err != nil {
 		return err
 	}
-	email := strings.ToLower(strings.TrimSpace(*vals["email"]))
-	role := domain.Role(*vals["role"])
+	email := strings.ToLower(strings.TrimSpace(vals["email"]))
+	role := domain.Role(vals["role"])
 	if !role.Valid() {
 		return fmt.Errorf("role must be admin, operator or viewer")
 	}
@@ -382,9 +360,9 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 		return err
 	}
 	defer store.DB().Close()
-	m, err := store.MerchantByCode(ctx, *vals["merchant"])
+	m, err := store.MerchantByCode(ctx, vals["merchant"])
 	if err != nil {
-		return fmt.Errorf("merchant %q: %w", *vals["merchant"], err)
+		return fmt.Errorf("merchant %q: %w", vals["merchant"], err)
 	}
 	u, err := upsertUser(ctx, store, m.ID, email, role, pw)
 	if err != nil {
@@ -441,8 +419,8 @@ func cmdAPIKey(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: paymend apikey create --merchant CODE --name NAME")
 	}
-	vals, fs, _ := flags("apikey create", nil, "merchant", "name")
-	if err := needFlags(fs, args[1:], vals); err != nil {
+	vals, err := requiredFlags("apikey create", args[1:], "merchant", "name")
+	if err != nil {
 		return err
 	}
 	store, _, err := cliStore(ctx)
@@ -450,12 +428,12 @@ func cmdAPIKey(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.DB().Close()
-	m, err := store.MerchantByCode(ctx, *vals["merchant"])
+	m, err := store.MerchantByCode(ctx, vals["merchant"])
 	if err != nil {
-		return fmt.Errorf("merchant %q: %w", *vals["merchant"], err)
+		return fmt.Errorf("merchant %q: %w", vals["merchant"], err)
 	}
 	key := handlers.NewAPIKeySecret()
-	if _, err := handlers.StoreAPIKey(ctx, store, m.ID, *vals["name"], key, nil); err != nil {
+	if _, err := handlers.StoreAPIKey(ctx, store, m.ID, vals["name"], key, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "API key for %s (shown once):\n%s\n", m.Code, key)

@@ -42,7 +42,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, merchantID, id int64, now time
 func (s *Store) APIKeyByHash(ctx context.Context, hash string, now time.Time) (domain.APIKey, error) {
 	// Stamp last use at most once a minute to keep the hot path write-free.
 	const q = `UPDATE api_keys SET last_used_at = $2
-		WHERE hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < $2 - interval '1 minute')
+		WHERE hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')
 		RETURNING ` + apiKeyCols
 	var k domain.APIKey
 	err := s.x.QueryRowxContext(ctx, q, hash, now).StructScan(&k)

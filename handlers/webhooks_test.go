@@ -125,7 +125,9 @@ func TestWebhookBadInputStoresNothing(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %d", name, resp.StatusCode)
 		}
-		var out struct{ Error struct{ Code, Message string } }
+		var out struct {
+			Error struct{ Code, Message string }
+		}
 		json.NewDecoder(resp.Body).Decode(&out)
 		resp.Body.Close()
 		if out.Error.Code == "" || out.Error.Message == "" {

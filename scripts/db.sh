@@ -4,6 +4,7 @@
 #   scripts/db.sh install   install the PostgreSQL server when it is missing
 #   scripts/db.sh start     create (once) and start the cluster, ensure role+db "paymend"
 #   scripts/db.sh stop      stop it if it runs
+#   scripts/db.sh destroy   stop it and delete its data
 #   scripts/db.sh status    say whether it runs, and where its data lives
 #   scripts/db.sh url       print the DATABASE_URL
 #   scripts/db.sh psql ...  open psql on the database (extra args go to psql)
@@ -234,6 +235,17 @@ cmd_stop() {
   fi
 }
 
+# destroy stops the cluster and deletes its data (also a /var/tmp fallback).
+cmd_destroy() {
+  cmd_stop
+  resolve_data
+  if [[ -L $PGROOT/data ]]; then
+    case $DATA in /var/tmp/paymend-pg-*) rm -rf -- "$DATA" ;; esac
+  fi
+  rm -rf -- "$PGROOT/data" "$PGROOT/initdb.log"
+  note "cluster data removed"
+}
+
 cmd_status() {
   need_bin
   resolve_data
@@ -260,8 +272,9 @@ case ${1:-} in
   install) cmd_install ;;
   start)   cmd_start ;;
   stop)    cmd_stop ;;
+  destroy) cmd_destroy ;;
   status)  cmd_status ;;
   url)     cmd_url ;;
   psql)    shift; cmd_psql "$@" ;;
-  *) echo "usage: $0 install|start|stop|status|url|psql [args]" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|destroy|status|url|psql [args]" >&2; exit 2 ;;
 esac

@@ -52,7 +52,7 @@ dt{color:#57606a}dd{margin:0;font-weight:600}
 <body>
 <header>
 <h1>欧乐支付沙箱 · OulePay sandbox</h1>
-<p>模拟平台与客户端收件箱 · Simulated platform and the customer's inbox. 本页每 10 秒刷新 · Refreshes every 10 s.</p>
+<p>模拟平台与客户端收件箱 · Simulated platform and the customer's inbox. 时间为北京时间 · Times are UTC+8. 本页每 10 秒刷新 · Refreshes every 10 s.</p>
 </header>
 <main>
 <section data-testid="status">

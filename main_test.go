@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"paymend/db"
+	"paymend/db/dbtest"
+	"paymend/web"
+)
+
+func cli(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return out.String(), err
+}
+
+func TestCommands(t *testing.T) {
+	d, url := dbtest.New(t)
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("PGROOT", t.TempDir()+"/none")
+	t.Setenv("PAYMEND_SECRET", strings.Repeat("s", 40))
+	t.Setenv("PAYMEND_DATA_KEY", strings.Repeat("ab", 32))
+	t.Setenv("PAYMEND_DEMO_PASSWORD", "demo-password-for-tests")
+	t.Setenv("PAYMEND_DEMO_WEBHOOK_SECRET", "whsec_demo_test")
+	t.Setenv("PAYMEND_DEMO_API_KEY", "pm_live_demo_test_key")
+	store := db.New(d)
+	ctx := context.Background()
+
+	if out, err := cli(t, "", "migrate"); err != nil || !strings.Contains(out, "applied") {
+		t.Fatalf("migrate: %q %v", out, err)
+	}
+	out, err := cli(t, "", "merchant", "add", "--code", "shop9", "--name", "Shop Nine")
+	if err != nil || !strings.Contains(out, "webhook secret (shown once): whsec_") {
+		t.Fatalf("merchant add: %q %v", out, err)
+	}
+	if _, err := cli(t, "", "merchant", "add", "--code", "shop9", "--name", "Again"); err == nil || !strings.Contains(err.Error(), "taken") {
+		t.Fatalf("duplicate merchant: %v", err)
+	}
+	if _, err := cli(t, "", "merchant", "add", "--code", "shop10"); err == nil || !strings.Contains(err.Error(), "--name is required") {
+		t.Fatalf("missing flag: %v", err)
+	}
+	if _, err := cli(t, "password\n", "user", "add", "--merchant", "shop9", "--email", "ops@shop9.test", "--role", "operator"); err == nil {
+		t.Fatal("short password accepted")
+	}
+	if _, err := cli(t, "a-very-good-passphrase\n", "user", "add", "--merchant", "shop9", "--email", "ops@shop9.test", "--role", "boss"); err == nil {
+		t.Fatal("bad role accepted")
+	}
+	if out, err := cli(t, "a-very-good-passphrase\n", "user", "add", "--merchant", "shop9", "--email", "Ops@Shop9.test", "--role", "operator"); err != nil || !strings.Contains(out, "ops@shop9.test") {
+		t.Fatalf("user add: %q %v", out, err)
+	}
+	u, err := store.UserForLogin(ctx, "ops@shop9.test")
+	if err != nil || u.Role != "operator" || !web.CheckPassword(u.PasswordHash, "a-very-good-passphrase") {
+		t.Fatalf("user: %+v %v", u, err)
+	}
+	out, err = cli(t, "", "apikey", "create", "--merchant", "shop9", "--name", "erp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	key := lines[len(lines)-1]
+	if k, err := store.APIKeyByHash(ctx, web.HashAPIKey(key), u.CreatedAt); err != nil || k.Name != "erp" {
+		t.Fatalf("api key %q: %v", key, err)
+	}
+
+	// seed --demo: merchant, three users, API key, transactions; idempotent.
+	out, err = cli(t, "", "seed", "--demo", "--transactions", "300")
+	if err != nil || !strings.Contains(out, "demo-password-for-tests") || !strings.Contains(out, "seeded 3") {
+		t.Fatalf("seed: %q %v", out, err)
+	}
+	m, err := store.MerchantByCode(ctx, "demo")
+	if err != nil || m.TimeZone != "Asia/Shanghai" || m.Currency != "CNY" {
+		t.Fatalf("demo merchant %+v %v", m, err)
+	}
+	for _, e := range []string{"admin@demo.test", "operator@demo.test", "viewer@demo.test"} {
+		if u, err := store.UserForLogin(ctx, e); err != nil || u.MerchantID != m.ID {
+			t.Fatalf("%s: %v", e, err)
+		}
+	}
+	if _, err := store.APIKeyByHash(ctx, web.HashAPIKey("pm_live_demo_test_key"), u.CreatedAt); err != nil {
+		t.Fatalf("demo api key: %v", err)
+	}
+	n1, _ := store.CountSeeded(ctx, m.ID)
+	out, err = cli(t, "", "seed", "--demo", "--transactions", "300")
+	if err != nil || !strings.Contains(out, "already present") {
+		t.Fatalf("second seed: %q %v", out, err)
+	}
+	if _, err := cli(t, "", "seed", "--demo", "--transactions", "200", "--refresh"); err != nil {
+		t.Fatal(err)
+	}
+	n2, _ := store.CountSeeded(ctx, m.ID)
+	if n1 < 300 || n2 < 200 || n2 >= n1 {
+		t.Fatalf("seeded %d then %d", n1, n2)
+	}
+	var failed, succeeded int
+	store.DB().QueryRow(`SELECT count(*) FILTER (WHERE status='failed'), count(*) FILTER (WHERE status='succeeded') FROM transactions WHERE merchant_id=$1`, m.ID).Scan(&failed, &succeeded)
+	if failed == 0 || succeeded <= failed {
+		t.Fatalf("demo mix: %d failed, %d succeeded", failed, succeeded)
+	}
+	if _, err := cli(t, "", "frobnicate"); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}
