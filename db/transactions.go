@@ -106,11 +106,28 @@ func (s *Store) upsertTransaction(ctx context.Context, merchantID int64, e Event
 	if e.Type == "payment.failed" {
 		failedAt = e.OccurredAt
 	}
-	const q = `INSERT INTO transactions AS t (merchant_id, platform_id, order_id, amount, currency, channel,
-			pay_status, code, message, card_bin, card_last4, bank, customer_ref, customer_name,
-			phone_sealed, email_sealed, phone_masked, email_masked, occurred_at, failed_at, has_payment)
+	const q = `INSERT INTO transactions AS t (` + txInsertCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-		ON CONFLICT (merchant_id, platform_id) DO UPDATE SET
+		` + txMerge + `
+		RETURNING id`
+	err := s.x.QueryRowxContext(ctx, q, merchantID, e.PlatformID, e.OrderID, amount, e.Currency, e.Channel,
+		payStatusOf(e.Type), e.Code, e.Message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
+		e.PhoneSealed, e.EmailSealed, e.PhoneMasked, e.EmailMasked, e.OccurredAt, failedAt, !isRefund).Scan(id)
+	if err != nil {
+		return fmt.Errorf("upsert transaction: %w", mapErr(err))
+	}
+	return nil
+}
+
+// eventSummary is the plain-English line the API shows for a platform event.
+// txInsertCols are the columns an event sets on its transaction.
+const txInsertCols = `merchant_id, platform_id, order_id, amount, currency, channel,
+	pay_status, code, message, card_bin, card_last4, bank, customer_ref, customer_name,
+	phone_sealed, email_sealed, phone_masked, email_masked, occurred_at, failed_at, has_payment`
+
+// txMerge folds an incoming event's view of a transaction (EXCLUDED) into the stored
+// one (t) so that the result is the same whatever order events arrive in.
+const txMerge = `ON CONFLICT (merchant_id, platform_id) DO UPDATE SET
 			pay_status = CASE WHEN (CASE EXCLUDED.pay_status WHEN 'succeeded' THEN 3 WHEN 'failed' THEN 2 ELSE 1 END)
 				> (CASE t.pay_status WHEN 'succeeded' THEN 3 WHEN 'failed' THEN 2 ELSE 1 END)
 				THEN EXCLUDED.pay_status ELSE t.pay_status END,
@@ -136,18 +153,8 @@ func (s *Store) upsertTransaction(ctx context.Context, merchantID int64, e Event
 			phone_masked = COALESCE(NULLIF(t.phone_masked, ''), EXCLUDED.phone_masked),
 			email_masked = COALESCE(NULLIF(t.email_masked, ''), EXCLUDED.email_masked),
 			has_payment = t.has_payment OR EXCLUDED.has_payment,
-			updated_at = now()
-		RETURNING id`
-	err := s.x.QueryRowxContext(ctx, q, merchantID, e.PlatformID, e.OrderID, amount, e.Currency, e.Channel,
-		payStatusOf(e.Type), e.Code, e.Message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
-		e.PhoneSealed, e.EmailSealed, e.PhoneMasked, e.EmailMasked, e.OccurredAt, failedAt, !isRefund).Scan(id)
-	if err != nil {
-		return fmt.Errorf("upsert transaction: %w", mapErr(err))
-	}
-	return nil
-}
+			updated_at = now()`
 
-// eventSummary is the plain-English line the API shows for a platform event.
 func eventSummary(kind string, details []byte) string {
 	var d struct {
 		Code, Message, Currency string

@@ -52,6 +52,7 @@ func Register(d Deps) {
 	(&Webhooks{d}).Routes()
 	(&Transactions{d}).Routes()
 	(&API{d}).Routes()
+	(&Import{d}).Routes()
 }
 
 // catalog returns the failure-code catalog as the request's merchant sees it.

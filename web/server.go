@@ -39,6 +39,7 @@ type App struct {
 	Public, Console, API *echo.Group
 	cfg                  Config
 	log                  *slog.Logger
+	largeBody            map[string]bool // routes that enforce their own body limit
 	now                  func() time.Time
 }
 
@@ -61,7 +62,7 @@ func New(cfg Config) *App {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect()
-	a := &App{Echo: e, cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	a := &App{Echo: e, cfg: cfg, log: cfg.Logger, now: cfg.Now, largeBody: map[string]bool{}}
 	a.Sessions = NewPGStore(cfg.Backend, cfg.Secret, isTLS, cfg.Now)
 	e.HTTPErrorHandler = a.ErrorHandler
 
@@ -84,9 +85,11 @@ func New(cfg Config) *App {
 	e.GET("/readyz", a.ready)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler())))
 
-	a.Public = e.Group("", middleware.BodyLimit("1M"), a.optionalSession)
-	a.Console = e.Group("", middleware.BodyLimit("1M"), a.requireSession)
-	a.API = e.Group("/api/v1", middleware.BodyLimit("1M"), a.requireAPIKey)
+	limit := middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M",
+		Skipper: func(c echo.Context) bool { return a.largeBody[c.Path()] }})
+	a.Public = e.Group("", limit, a.optionalSession)
+	a.Console = e.Group("", limit, a.requireSession)
+	a.API = e.Group("/api/v1", limit, a.requireAPIKey)
 	return a
 }
 
@@ -367,6 +370,10 @@ func (a *App) RateLimit(prefix string, window time.Duration, limit int, key func
 		}
 	}
 }
+
+// OwnBodyLimit exempts a route from the 1 MB default body limit; the handler must
+// enforce its own (uploads). Call it while registering routes.
+func (a *App) OwnBodyLimit(route string) { a.largeBody[route] = true }
 
 // LoginPerMinute is the configured per-IP login limit.
 func (a *App) LoginPerMinute() int { return a.cfg.LoginPerMinute }
