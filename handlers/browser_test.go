@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,5 +140,55 @@ func TestBrowserLoginSwitchLanguageLogout(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(e.srv.URL+"/users"), visible(sel("login-form")))
 	if loc := location(t, ctx); !strings.Contains(loc, "/login") {
 		t.Fatalf("after logout /users went to %s", loc)
+	}
+}
+
+func TestBrowserFilterByCodeOpenRowSeeTimeline(t *testing.T) {
+	e := newEnv(t)
+	now := e.clock.Now()
+	for i, code := range []string{"101", "202", "101", "301", "101"} {
+		tx := fmt.Sprintf("TJOURNEY%d", i)
+		e.deliver("alpha", event("evt_j"+tx, "payment.failed", tx, func(d map[string]any) {
+			d["code"], d["message"] = code, "msg "+code
+			d["occurred_at"] = now.Add(-time.Duration(i) * time.Minute).Format(time.RFC3339)
+		}), now).Body.Close()
+	}
+	// One of the 101s later succeeds, so its timeline has two events.
+	e.deliver("alpha", event("evt_jok", "payment.succeeded", "TJOURNEY0", func(d map[string]any) {
+		d["occurred_at"] = now.Add(time.Minute).Format(time.RFC3339)
+	}), now).Body.Close()
+	ctx := newBrowser(t, 1366, 900)
+	do(t, ctx,
+		chromedp.Navigate(e.srv.URL+"/login?next=/transactions"),
+		keys("#email", "operator@alpha.test"),
+		keys("#password", testPassword),
+		click(sel("login-submit")),
+		visible(sel("tx-table")),
+		chromedp.SetValue(chromedp.CSS(sel("filter-status")), "all"),
+		chromedp.SetValue(chromedp.CSS(sel("filter-code")), "101"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="filter-code"]').dispatchEvent(new Event('change', {bubbles: true}))`),
+		chromedp.Poll[chromedp.Void](`location.search.includes('code=101') && document.querySelectorAll('[data-testid="tx-row"]').length === 3`),
+		shot("transactions-101"),
+	)
+	codes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="tx-row"]')].map(r => r.dataset.code)`))
+	if err != nil || len(codes) != 3 || codes[0] != "101" || codes[2] != "101" {
+		t.Fatalf("filtered rows %v %v", codes, err)
+	}
+	// The pushed URL is shareable: loaded cold it shows the same rows.
+	loc := location(t, ctx)
+	do(t, ctx, chromedp.Navigate(loc), visible(sel("tx-table")))
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="tx-row"]').length`)); n != 3 {
+		t.Fatalf("cold load of %s: %d rows", loc, n)
+	}
+	do(t, ctx, click(`[data-code="101"] `+sel("tx-link")), visible(sel("tx-timeline")), shot("transaction-detail"))
+	if why := text(t, ctx, sel("tx-reason")); !strings.Contains(why, "101") || !strings.Contains(why, "余额不足") {
+		t.Fatalf("reason card: %q", why)
+	}
+	kinds, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="timeline-entry"]')].map(e => e.dataset.kind)`))
+	if len(kinds) < 1 || kinds[0] != "payment.failed" {
+		t.Fatalf("timeline kinds %v", kinds)
+	}
+	if phone := text(t, ctx, sel("tx-phone")); phone != "138****1234" {
+		t.Fatalf("phone shown as %q", phone)
 	}
 }

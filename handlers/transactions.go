@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -63,7 +64,10 @@ func (h *Transactions) List(c echo.Context) error {
 		key string
 		d   time.Duration
 	}{{"tx.quick.1h", time.Hour}, {"tx.quick.24h", 24 * time.Hour}, {"tx.quick.7d", 7 * 24 * time.Hour}, {"tx.quick.30d", 30 * 24 * time.Hour}} {
-		qs := c.QueryParams()
+		qs := url.Values{}
+		for k, vs := range c.QueryParams() {
+			qs[k] = append([]string(nil), vs...)
+		}
 		qs.Del("to")
 		qs.Del("cursor")
 		qs.Set("from", now.Add(-q.d).Format("2006-01-02T15:04"))

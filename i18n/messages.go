@@ -241,4 +241,6 @@ var messages = map[string]msg{
 	"import.err.amount":        {"金额 %q 无效,例如 129.00。", "Amount %q is not valid; for example 129.00."},
 	"import.err.time":          {"时间 %q 无效,例如 2026-11-25 10:00:00 或 RFC 3339。", "Time %q is not valid; for example 2026-11-25 10:00:00 or RFC 3339."},
 	"import.err.field":         {"字段 %s 无效:%s", "Field %s is not valid: %s"},
+	"actor.platform":           {"欧乐支付平台", "OulePay platform"},
+	"actor.system":             {"系统", "system"},
 }

@@ -164,12 +164,15 @@ listen_addresses = '127.0.0.1'
 port = $PGPORT
 unix_socket_directories = ''
 max_connections = 200
-shared_buffers = 256MB
+shared_buffers = 1GB
+work_mem = 16MB
+maintenance_work_mem = 256MB
+wal_buffers = 64MB
 # Local dev/test cluster only: speed over durability.
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-max_wal_size = 2GB
+max_wal_size = 8GB
 checkpoint_timeout = 30min
 log_min_messages = warning
 log_min_duration_statement = -1

@@ -33,7 +33,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$BIN" sandbox &
+"$BIN" sandbox --stream &
 SANDBOX_PID=$!
 
 # Foreground, so that Ctrl-C reaches it directly; its exit status is ours.

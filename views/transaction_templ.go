@@ -817,9 +817,9 @@ func TransactionPage(s Shell, v TxDetailView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var54 string
-					templ_7745c5c3_Var54, templ_7745c5c3_Err = templ.JoinStringErrs(e.Actor)
+					templ_7745c5c3_Var54, templ_7745c5c3_Err = templ.JoinStringErrs(actorLabel(ctx, e.Actor))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/transaction.templ`, Line: 93, Col: 40}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/transaction.templ`, Line: 93, Col: 57}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var54))
 					if templ_7745c5c3_Err != nil {
@@ -997,6 +997,13 @@ func timelineText(ctx context.Context, e domain.TimelineEntry) string {
 		return ""
 	}
 	return e.Summary
+}
+
+func actorLabel(ctx context.Context, actor string) string {
+	if actor == "platform" || actor == "system" {
+		return t(ctx, "actor."+actor)
+	}
+	return actor
 }
 
 var _ = templruntime.GeneratedTemplate
