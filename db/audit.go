@@ -29,7 +29,7 @@ func (s *Store) Audit(ctx context.Context, merchantID int64, e domain.AuditEntry
 	if at.IsZero() {
 		at = time.Now().UTC()
 	}
-	_, err := s.x.ExecContext(ctx, q, mid, e.UserID, e.Actor, e.Action, e.Target, e.Result, e.IP, e.RequestID, d, at)
+	_, err := s.x.ExecContext(ctx, q, mid, e.UserID, e.Actor, e.Action, e.Target, e.Result, e.IP, e.RequestID, string(d), at)
 	if err != nil {
 		return fmt.Errorf("db: audit %s: %w", e.Action, mapErr(err))
 	}

@@ -22,13 +22,22 @@ func (s *Store) CreateSession(ctx context.Context, merchantID int64, r domain.Se
 	return nil
 }
 
-// SessionByID loads a live session by the hash of its token. The token is the only
-// thing a request carries before the merchant is known, so this lookup is global.
+// SessionByID loads a live session by the hash of its token, with its user and
+// merchant, in one query. The token is the only thing a request carries before the
+// merchant is known, so this lookup is global.
 func (s *Store) SessionByID(ctx context.Context, id string, now time.Time) (domain.Session, error) {
-	const q = `SELECT id, merchant_id, user_id, data, created_at, last_seen_at, expires_at
-		FROM sessions WHERE id = $1 AND expires_at > $2`
+	const q = `SELECT s.id, s.merchant_id, s.user_id, s.data, s.created_at, s.last_seen_at, s.expires_at,
+			u.id, u.merchant_id, u.email, u.name, u.role, u.lang, u.disabled_at,
+			m.id, m.code, m.name, m.time_zone, m.currency
+		FROM sessions s JOIN users u ON u.id = s.user_id AND u.merchant_id = s.merchant_id
+		JOIN merchants m ON m.id = s.merchant_id
+		WHERE s.id = $1 AND s.expires_at > $2`
 	var r domain.Session
-	if err := s.x.QueryRowxContext(ctx, q, id, now).StructScan(&r); err != nil {
+	u, m := &r.User, &r.Merchant
+	err := s.x.QueryRowxContext(ctx, q, id, now).Scan(&r.ID, &r.MerchantID, &r.UserID, &r.Data, &r.CreatedAt,
+		&r.LastSeenAt, &r.ExpiresAt, &u.ID, &u.MerchantID, &u.Email, &u.Name, &u.Role, &u.Lang, &u.DisabledAt,
+		&m.ID, &m.Code, &m.Name, &m.TimeZone, &m.Currency)
+	if err != nil {
 		return r, fmt.Errorf("db: session: %w", mapErr(err))
 	}
 	return r, nil
@@ -88,20 +97,4 @@ func (s *Store) HitRateLimit(ctx context.Context, key string, window time.Durati
 func (s *Store) PurgeRateLimits(ctx context.Context, cutoff time.Time) error {
 	_, err := s.x.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, cutoff)
 	return mapErr(err)
-}
-
-// Principal loads the user and merchant a session or key acts for, in one query.
-func (s *Store) Principal(ctx context.Context, merchantID, userID int64) (domain.User, domain.Merchant, error) {
-	const q = `SELECT u.id, u.merchant_id, u.email, u.name, u.role, u.lang, u.disabled_at,
-			m.id, m.code, m.name, m.time_zone, m.currency
-		FROM users u JOIN merchants m ON m.id = u.merchant_id
-		WHERE u.merchant_id = $1 AND u.id = $2`
-	var u domain.User
-	var m domain.Merchant
-	err := s.x.QueryRowxContext(ctx, q, merchantID, userID).Scan(&u.ID, &u.MerchantID, &u.Email, &u.Name, &u.Role,
-		&u.Lang, &u.DisabledAt, &m.ID, &m.Code, &m.Name, &m.TimeZone, &m.Currency)
-	if err != nil {
-		return u, m, fmt.Errorf("db: principal: %w", mapErr(err))
-	}
-	return u, m, nil
 }

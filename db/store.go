@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -35,7 +36,7 @@ type Store struct {
 
 // Open connects to PostgreSQL with sensible pool limits and checks the connection.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	d, err := sqlx.Open("postgres", url)
+	d, err := sqlx.Open("postgres", withBinaryParameters(url))
 	if err != nil {
 		return nil, fmt.Errorf("db: open: %w", err)
 	}
@@ -49,6 +50,22 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 		return nil, fmt.Errorf("db: ping: %w", err)
 	}
 	return d, nil
+}
+
+// withBinaryParameters asks lib/pq to send parameterised queries in one round trip
+// (Parse, Bind and Execute together) instead of two; it halves the latency of every
+// write on the webhook path. jsonb values must then be passed as strings, not []byte.
+func withBinaryParameters(u string) string {
+	if strings.Contains(u, "binary_parameters=") {
+		return u
+	}
+	if strings.Contains(u, "://") {
+		if strings.Contains(u, "?") {
+			return u + "&binary_parameters=yes"
+		}
+		return u + "?binary_parameters=yes"
+	}
+	return u + " binary_parameters=yes"
 }
 
 // New returns a Store over d.

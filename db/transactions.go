@@ -57,14 +57,64 @@ func payStatusOf(typ string) string {
 // A repeated event id changes nothing.
 func (s *Store) IngestEvent(ctx context.Context, merchantID int64, e EventRecord) (IngestResult, error) {
 	var res IngestResult
-	err := s.InTx(ctx, func(tx *Store) error {
+	var err error
+	if strings.HasPrefix(e.Type, "refund.") {
+		err = s.ingestRefund(ctx, merchantID, e, &res)
+	} else {
+		err = s.ingestPayment(ctx, merchantID, e, &res)
+	}
+	if err != nil {
+		return res, fmt.Errorf("db: ingest %s: %w", e.EventID, err)
+	}
+	return res, nil
+}
+
+// ingestPayment stores a payment event and folds it into its transaction in one
+// statement, so the hot webhook path costs one round trip and is atomic on its own.
+func (s *Store) ingestPayment(ctx context.Context, merchantID int64, e EventRecord, res *IngestResult) error {
+	var failedAt any
+	if e.Type == "payment.failed" {
+		failedAt = e.OccurredAt
+	}
+	const q = `WITH ev AS (
+			INSERT INTO transaction_events (merchant_id, event_id, type, platform_id, refund_id, amount,
+				payload, phone_sealed, email_sealed, source, occurred_at)
+			VALUES ($1, $22, $23, $2, '', $4, $24, $15, $16, $25, $19)
+			ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING 1),
+		tx AS (
+			INSERT INTO transactions AS t (` + txInsertCols + `)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+			WHERE EXISTS (SELECT 1 FROM ev)
+			` + txMerge + `
+			RETURNING id)
+		SELECT coalesce((SELECT id FROM tx), 0)`
+	err := s.x.QueryRowxContext(ctx, q, merchantID, e.PlatformID, e.OrderID, e.Amount, e.Currency, e.Channel,
+		payStatusOf(e.Type), e.Code, e.Message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
+		e.PhoneSealed, e.EmailSealed, e.PhoneMasked, e.EmailMasked, e.OccurredAt, failedAt, true,
+		e.EventID, e.Type, string(e.Payload), orDefault(e.Source, "webhook")).Scan(&res.TransactionID)
+	if err != nil {
+		return mapErr(err)
+	}
+	if res.TransactionID == 0 { // the event id was known: nothing changed
+		res.Duplicate = true
+		return mapErr(s.x.QueryRowxContext(ctx, `SELECT id FROM transactions WHERE merchant_id = $1 AND platform_id = $2`,
+			merchantID, e.PlatformID).Scan(&res.TransactionID))
+	}
+	return nil
+}
+
+// ingestRefund stores a refund event; the refunded amount is recomputed from every
+// distinct successful refund, which needs the new event row visible, hence a
+// transaction of several statements (refund events are rare).
+func (s *Store) ingestRefund(ctx context.Context, merchantID int64, e EventRecord, res *IngestResult) error {
+	return s.InTx(ctx, func(tx *Store) error {
 		const qe = `INSERT INTO transaction_events (merchant_id, event_id, type, platform_id, refund_id, amount,
 				payload, phone_sealed, email_sealed, source, occurred_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING id`
 		var evID int64
 		err := tx.x.QueryRowxContext(ctx, qe, merchantID, e.EventID, e.Type, e.PlatformID, e.RefundID, e.Amount,
-			e.Payload, e.PhoneSealed, e.EmailSealed, orDefault(e.Source, "webhook"), e.OccurredAt).Scan(&evID)
+			string(e.Payload), e.PhoneSealed, e.EmailSealed, orDefault(e.Source, "webhook"), e.OccurredAt).Scan(&evID)
 		if mapErr(err) == ErrNotFound {
 			res.Duplicate = true
 			return tx.x.QueryRowxContext(ctx, `SELECT id FROM transactions WHERE merchant_id = $1 AND platform_id = $2`,
@@ -73,27 +123,23 @@ func (s *Store) IngestEvent(ctx context.Context, merchantID int64, e EventRecord
 		if err != nil {
 			return fmt.Errorf("insert event: %w", mapErr(err))
 		}
-		isRefund := strings.HasPrefix(e.Type, "refund.")
-		if err := tx.upsertTransaction(ctx, merchantID, e, isRefund, &res.TransactionID); err != nil {
+		if err := tx.upsertTransaction(ctx, merchantID, e, true, &res.TransactionID); err != nil {
 			return err
 		}
-		if e.Type == "refund.succeeded" {
-			const qr = `UPDATE transactions SET refunded_amount = (
-					SELECT coalesce(sum(amount), 0) FROM (
-						SELECT DISTINCT ON (refund_id) amount FROM transaction_events
-						WHERE merchant_id = $1 AND platform_id = $2 AND type = 'refund.succeeded'
-						ORDER BY refund_id, id) r)
-				WHERE merchant_id = $1 AND id = $3`
-			if _, err := tx.x.ExecContext(ctx, qr, merchantID, e.PlatformID, res.TransactionID); err != nil {
-				return fmt.Errorf("refunded amount: %w", mapErr(err))
-			}
+		if e.Type != "refund.succeeded" {
+			return nil
+		}
+		const qr = `UPDATE transactions SET refunded_amount = (
+				SELECT coalesce(sum(amount), 0) FROM (
+					SELECT DISTINCT ON (refund_id) amount FROM transaction_events
+					WHERE merchant_id = $1 AND platform_id = $2 AND type = 'refund.succeeded'
+					ORDER BY refund_id, id) r)
+			WHERE merchant_id = $1 AND id = $3`
+		if _, err := tx.x.ExecContext(ctx, qr, merchantID, e.PlatformID, res.TransactionID); err != nil {
+			return fmt.Errorf("refunded amount: %w", mapErr(err))
 		}
 		return nil
 	})
-	if err != nil {
-		return res, fmt.Errorf("db: ingest %s: %w", e.EventID, err)
-	}
-	return res, nil
 }
 
 func (s *Store) upsertTransaction(ctx context.Context, merchantID int64, e EventRecord, isRefund bool, id *int64) error {
@@ -177,14 +223,6 @@ func eventSummary(kind string, details []byte) string {
 	return kind
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return []byte("{}")
-	}
-	return b
-}
-
 // AppendTimeline adds one entry to a transaction's timeline.
 func (s *Store) AppendTimeline(ctx context.Context, merchantID, transactionID int64, e domain.TimelineEntry) error {
 	const q = `INSERT INTO timeline (merchant_id, transaction_id, at, kind, actor, summary, details)
@@ -195,7 +233,7 @@ func (s *Store) AppendTimeline(ctx context.Context, merchantID, transactionID in
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
-	_, err := s.x.ExecContext(ctx, q, merchantID, transactionID, e.At, e.Kind, e.Actor, e.Summary, e.Details)
+	_, err := s.x.ExecContext(ctx, q, merchantID, transactionID, e.At, e.Kind, e.Actor, e.Summary, string(e.Details))
 	if err != nil {
 		return fmt.Errorf("timeline: %w", mapErr(err))
 	}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -47,20 +48,32 @@ type Merchant struct {
 
 // Location returns the merchant's time zone, Asia/Shanghai when unknown.
 func (m Merchant) Location() *time.Location {
-	if loc, err := time.LoadLocation(m.TimeZone); err == nil {
-		return loc
+	if m.TimeZone == "" || m.TimeZone == "Asia/Shanghai" {
+		return ShanghaiZone()
 	}
-	return ShanghaiZone()
+	if loc, ok := zones.Load(m.TimeZone); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(m.TimeZone)
+	if err != nil {
+		return ShanghaiZone()
+	}
+	zones.Store(m.TimeZone, loc)
+	return loc
 }
+
+// zones caches loaded time zones: time.LoadLocation reads the tz database from disk
+// on every call, and a page formats dozens of times. A cache only, never a source.
+var zones sync.Map
 
 // ShanghaiZone is the default merchant time zone; a fixed +08:00 zone stands in
 // when the system has no tz database.
-func ShanghaiZone() *time.Location {
+var ShanghaiZone = sync.OnceValue(func() *time.Location {
 	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
 		return loc
 	}
 	return time.FixedZone("CST", 8*3600)
-}
+})
 
 // User is a person who signs in to the console for one merchant.
 type User struct {

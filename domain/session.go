@@ -17,6 +17,10 @@ type Session struct {
 	CreatedAt  time.Time `db:"created_at"`
 	LastSeenAt time.Time `db:"last_seen_at"`
 	ExpiresAt  time.Time `db:"expires_at"`
+
+	// User and Merchant are loaded with the session in one query.
+	User     User     `db:"-"`
+	Merchant Merchant `db:"-"`
 }
 
 // Session lifetimes.

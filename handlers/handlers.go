@@ -22,6 +22,8 @@ type Deps struct {
 	Sealer  *domain.Sealer
 	Log     *slog.Logger
 	BaseURL string
+
+	banks *ttlCache[[]string] // filter menu values; set by Register
 }
 
 func (d Deps) now() time.Time { return d.App.Now() }
@@ -44,6 +46,7 @@ func (d Deps) auditFor(c echo.Context, merchantID int64, e domain.AuditEntry, de
 
 // Register adds every area's routes to the app.
 func Register(d Deps) {
+	d.banks = newTTLCache[[]string](5 * time.Minute)
 	(&Auth{d}).Routes()
 	(&Home{d}).Routes()
 	(&Users{d}).Routes()

@@ -97,7 +97,6 @@ type Backend interface {
 	TouchSession(ctx context.Context, merchantID int64, id string, now, expires time.Time) error
 	SaveSessionData(ctx context.Context, merchantID int64, id string, data []byte) error
 	DeleteSession(ctx context.Context, id string) error
-	Principal(ctx context.Context, merchantID, userID int64) (domain.User, domain.Merchant, error)
 	APIKeyByHash(ctx context.Context, hash string, now time.Time) (domain.APIKey, error)
 	Merchant(ctx context.Context, merchantID int64) (domain.Merchant, error)
 	HitRateLimit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (bool, error)

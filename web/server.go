@@ -206,25 +206,18 @@ func (a *App) loadSession(c echo.Context) (bool, error) {
 	if sess.IsNew {
 		return false, nil
 	}
-	uid, _ := sess.Values[sessUserID].(int64)
-	mid, _ := sess.Values[sessMerchantID].(int64)
-	u, m, err := a.cfg.Backend.Principal(c.Request().Context(), mid, uid)
-	if errors.Is(err, domain.ErrNotFound) {
+	rec, ok := sess.Values["_rec"].(*domain.Session)
+	if !ok {
 		return false, nil
 	}
-	if err != nil {
-		return false, Fail(http.StatusServiceUnavailable, "unavailable", "error.unavailable")
-	}
+	u, m := rec.User, rec.Merchant
 	if u.DisabledAt != nil {
 		// A disabled user's sessions end at once, even one opened before.
 		sess.Options.MaxAge = -1
 		_ = sess.Save(c.Request(), c.Response())
 		return false, nil
 	}
-	p := Principal{User: u, Merchant: m, Role: u.Role}
-	if rec, ok := sess.Values["_rec"].(*domain.Session); ok {
-		p.Session = rec
-	}
+	p := Principal{User: u, Merchant: m, Role: u.Role, Session: rec}
 	c.Set(principalKey, p)
 	if l, ok := i18n.Parse(u.Lang); ok {
 		setLang(c, l)

@@ -139,3 +139,41 @@ func randHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Keep returns a database that outlives the test run, created from the template on
+// first use and reused afterwards (benchmarks keep a million-row data set this way).
+// fresh is true when it was just created. The name includes the schema version.
+func Keep(t testing.TB, name string) (d *sqlx.DB, url string, fresh bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := sql.Open("postgres", BaseURL())
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	defer admin.Close()
+	if err := admin.PingContext(ctx); err != nil {
+		t.Fatalf("dbtest: PostgreSQL at %s does not answer (run `make db`): %v", BaseURL(), err)
+	}
+	tpl, err := ensureTemplate(ctx, admin)
+	if err != nil {
+		t.Fatalf("dbtest: template: %v", err)
+	}
+	full := "paymend_keep_" + name + "_" + tpl[len("paymend_tpl_"):]
+	var exists bool
+	if err := admin.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, full).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		if _, err := admin.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, full, tpl)); err != nil {
+			t.Fatalf("dbtest: create database: %v", err)
+		}
+	}
+	u := WithDatabase(BaseURL(), full)
+	d, err = db.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, u, !exists
+}
