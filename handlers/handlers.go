@@ -56,9 +56,5 @@ func Register(d Deps) {
 	(&Transactions{d}).Routes()
 	(&API{d}).Routes()
 	(&Import{d}).Routes()
-}
-
-// catalog returns the failure-code catalog as the request's merchant sees it.
-func (d Deps) catalog(c echo.Context) (*domain.Catalog, error) {
-	return domain.NewCatalog(domain.DefaultCatalog(), nil), nil
+	(&Codes{d}).Routes()
 }

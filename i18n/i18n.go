@@ -66,7 +66,7 @@ func FromContext(ctx context.Context) Lang {
 // T returns the message for key in language l, formatted with args (fmt verbs).
 // A missing key renders as the key itself, and a test keeps that from shipping.
 func T(l Lang, key string, args ...any) string {
-	m, ok := messages[key]
+	m, ok := lookup(key)
 	if !ok {
 		return key
 	}
@@ -86,6 +86,18 @@ func C(ctx context.Context, key string, args ...any) string {
 }
 
 // Has reports whether key is in the catalog.
-func Has(key string) bool { _, ok := messages[key]; return ok }
+func Has(key string) bool { _, ok := lookup(key); return ok }
+
+// catalogs are the message tables, one per area file; a key lives in exactly one.
+var catalogs = []map[string]msg{messages, codesMessages}
+
+func lookup(key string) (msg, bool) {
+	for _, c := range catalogs {
+		if m, ok := c[key]; ok {
+			return m, true
+		}
+	}
+	return msg{}, false
+}
 
 type msg struct{ zh, en string }

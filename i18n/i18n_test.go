@@ -10,7 +10,16 @@ import (
 )
 
 func TestEveryKeyHasBothLanguages(t *testing.T) {
-	for k, m := range messages {
+	seen := map[string]bool{}
+	for _, c := range catalogs {
+		for k := range c {
+			if seen[k] {
+				t.Errorf("%s is defined twice", k)
+			}
+			seen[k] = true
+		}
+	}
+	for k, m := range allMessages() {
 		if strings.TrimSpace(m.zh) == "" || strings.TrimSpace(m.en) == "" {
 			t.Errorf("%s: missing a language (zh %q, en %q)", k, m.zh, m.en)
 		}
@@ -85,4 +94,14 @@ func TestLanguageSelection(t *testing.T) {
 	if T(EN, "home.vs_prev", "+1") != "+1 vs previous 24 h" {
 		t.Fatal("args")
 	}
+}
+
+func allMessages() map[string]msg {
+	out := map[string]msg{}
+	for _, c := range catalogs {
+		for k, v := range c {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -1,0 +1,4 @@
+package i18n
+
+// codesMessages holds the failure-code catalog pages' texts.
+var codesMessages = map[string]msg{}
