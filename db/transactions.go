@@ -81,12 +81,30 @@ func (s *Store) ingestPayment(ctx context.Context, merchantID int64, e EventReco
 				payload, phone_sealed, email_sealed, source, occurred_at)
 			VALUES ($1, $22, $23, $2, '', $4, $24, $15, $16, $25, $19)
 			ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING 1),
+		paid AS (
+			-- Has this order already been paid by another transaction?
+			SELECT min(occurred_at) AS at FROM transactions
+			WHERE merchant_id = $1 AND $3 <> '' AND order_id = $3 AND platform_id <> $2 AND pay_status = 'succeeded'),
 		tx AS (
-			INSERT INTO transactions AS t (` + txInsertCols + `)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
-			WHERE EXISTS (SELECT 1 FROM ev)
+			INSERT INTO transactions AS t (` + txInsertCols + `, resolution_state, resolved_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+				CASE WHEN $7 = 'failed' AND paid.at IS NOT NULL THEN 'retried_success' ELSE 'new' END,
+				CASE WHEN $7 = 'failed' AND paid.at IS NOT NULL THEN now() END
+			FROM paid WHERE EXISTS (SELECT 1 FROM ev)
 			` + txMerge + `
-			RETURNING id)
+			RETURNING id),
+		closed AS (
+			-- A success closes the order's other open failures: the customer paid after all.
+			UPDATE transactions c SET resolution_state = 'retried_success', resolved_at = now(), updated_at = now()
+			WHERE $7 = 'succeeded' AND $3 <> '' AND c.merchant_id = $1 AND c.order_id = $3 AND c.platform_id <> $2
+				AND c.failed_at IS NOT NULL AND c.resolution_state NOT IN (` + terminalStates + `)
+				AND EXISTS (SELECT 1 FROM ev)
+			RETURNING c.id),
+		noted AS (
+			INSERT INTO timeline (merchant_id, transaction_id, at, kind, actor, summary, details)
+			SELECT $1, id, now(), 'resolution.auto_retried', 'system',
+				'Closed automatically: the same order was paid by ' || $2, jsonb_build_object('paid_by', $2::text)
+			FROM closed)
 		SELECT coalesce((SELECT id FROM tx), 0)`
 	err := s.x.QueryRowxContext(ctx, q, merchantID, e.PlatformID, e.OrderID, e.Amount, e.Currency, e.Channel,
 		payStatusOf(e.Type), e.Code, e.Message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
@@ -199,7 +217,19 @@ const txMerge = `ON CONFLICT (merchant_id, platform_id) DO UPDATE SET
 			phone_masked = COALESCE(NULLIF(t.phone_masked, ''), EXCLUDED.phone_masked),
 			email_masked = COALESCE(NULLIF(t.email_masked, ''), EXCLUDED.email_masked),
 			has_payment = t.has_payment OR EXCLUDED.has_payment,
+			-- A payment that failed and then went through closes its own case.
+			resolution_state = CASE WHEN t.resolution_state IN (` + terminalStates + `) THEN t.resolution_state
+				WHEN (EXCLUDED.pay_status = 'succeeded' OR t.pay_status = 'succeeded')
+					AND coalesce(t.failed_at, EXCLUDED.failed_at) IS NOT NULL THEN 'retried_success'
+				ELSE t.resolution_state END,
+			resolved_at = CASE WHEN t.resolution_state IN (` + terminalStates + `) THEN t.resolved_at
+				WHEN (EXCLUDED.pay_status = 'succeeded' OR t.pay_status = 'succeeded')
+					AND coalesce(t.failed_at, EXCLUDED.failed_at) IS NOT NULL THEN now()
+				ELSE t.resolved_at END,
 			updated_at = now()`
+
+// terminalStates are the closed resolution states, as an SQL list.
+const terminalStates = `'resolved', 'retried_success', 'refunded', 'written_off'`
 
 func eventSummary(kind string, details []byte) string {
 	var d struct {

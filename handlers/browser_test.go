@@ -192,3 +192,53 @@ func TestBrowserFilterByCodeOpenRowSeeTimeline(t *testing.T) {
 		t.Fatalf("phone shown as %q", phone)
 	}
 }
+
+func TestBrowserPlaybookFor202(t *testing.T) {
+	e := newEnv(t)
+	now := e.clock.Now()
+	e.deliver("alpha", event("evt_pb", "payment.failed", "TPLAY", func(d map[string]any) {
+		d["code"], d["message"] = "202", "交易超时"
+	}), now).Body.Close()
+	ctx := newBrowser(t, 1280, 1000)
+	do(t, ctx,
+		chromedp.Navigate(e.srv.URL+"/login?next=/transactions"),
+		keys("#email", "operator@alpha.test"),
+		keys("#password", testPassword),
+		click(sel("login-submit")),
+		visible(`[data-code="202"]`),
+		click(`[data-code="202"] `+sel("tx-link")),
+		visible(sel("playbook")),
+	)
+	if why := text(t, ctx, sel("tx-explanation")); len(why) < 10 {
+		t.Fatalf("explanation %q", why)
+	}
+	// Follow the recommended step each time until the case is closed.
+	var seen []string
+	for i := 0; i < 6; i++ {
+		n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="playbook-recommended"]').length`))
+		if n == 0 {
+			break
+		}
+		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid="playbook-recommended"]').value`))
+		seen = append(seen, v)
+		if v == "offer_remedy" {
+			do(t, ctx, keys(sel("playbook-note"), "建议客户稍后重试"))
+		}
+		if i == 0 {
+			do(t, ctx, shot("playbook-202"))
+		}
+		do(t, ctx, click(sel("playbook-recommended")), visible(sel("flash")+" .flash"))
+	}
+	n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="playbook-resolve"]').length`))
+	if n == 1 {
+		do(t, ctx, click(sel("playbook-resolve")), visible(sel("flash")+" .flash"))
+	}
+	do(t, ctx, shot("playbook-resolved"))
+	if st := text(t, ctx, sel("tx-resolution")); st != "已解决" && st != "客户重试成功" {
+		t.Fatalf("state after steps %v: %q", seen, st)
+	}
+	kinds, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="timeline-entry"]')].map(e => e.dataset.kind)`))
+	if len(kinds) < 4 {
+		t.Fatalf("timeline %v after %v", kinds, seen)
+	}
+}

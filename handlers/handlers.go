@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -57,4 +58,13 @@ func Register(d Deps) {
 	(&API{d}).Routes()
 	(&Import{d}).Routes()
 	(&Codes{d}).Routes()
+	(&Resolution{d}).Routes()
+}
+
+func mustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte("{}")
+	}
+	return b
 }

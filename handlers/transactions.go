@@ -128,7 +128,13 @@ func (h *Transactions) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.TxDetailView{Tx: tx, Entry: cat.Lookup(tx.Code), Events: events, Timeline: tl}
+	entry := cat.Lookup(tx.Code)
+	p := web.MustPrincipal(c)
+	state := domain.ResolutionState(tx.ResolutionState)
+	v := views.TxDetailView{Tx: tx, Entry: entry, Events: events, Timeline: tl,
+		CanAct: p.Role.AtLeast(domain.RoleOperator), IsAdmin: p.Role.AtLeast(domain.RoleAdmin),
+		Allowed: domain.AllowedActions(state), Remedy: domain.SuggestedRemedy(entry)}
+	v.Recommended, v.Hint = domain.RecommendedAction(state, entry)
 	return web.Render(c, http.StatusOK, views.TransactionPage(web.Shell(c, "transactions", tx.PlatformID), v), nil)
 }
 
