@@ -5,8 +5,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"paymend/db"
 	"paymend/db/dbtest"
@@ -104,5 +107,46 @@ func TestCommands(t *testing.T) {
 	}
 	if _, err := cli(t, "", "frobnicate"); err == nil {
 		t.Fatal("unknown command accepted")
+	}
+}
+
+func TestServeStartsAndShutsDownGracefully(t *testing.T) {
+	_, url := dbtest.New(t)
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("PGROOT", t.TempDir()+"/none")
+	t.Setenv("PAYMEND_SECRET", strings.Repeat("s", 40))
+	t.Setenv("PAYMEND_DATA_KEY", strings.Repeat("ab", 32))
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("PAYMEND_ADDR", addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("console never became ready")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel() // what SIGTERM does through signal.NotifyContext
+	select {
+	case err := <-done:
+		if err != nil && err != http.ErrServerClosed {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
 	}
 }
