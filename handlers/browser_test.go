@@ -90,6 +90,28 @@ func location(t *testing.T, ctx context.Context) string {
 }
 
 func click(css string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(css)) }
+
+// clickAndLoad clicks something that submits or navigates and waits for the new page,
+// so nothing reads the old document while the next one loads.
+func clickAndLoad(css string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`window.__paymendOld = true`),
+		click(css),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			// Evaluations fail while the page is replaced; keep asking until the new
+			// document has loaded.
+			deadline := time.Now().Add(15 * time.Second)
+			for time.Now().Before(deadline) {
+				ok, err := chromedp.Evaluate[bool](`!window.__paymendOld && document.readyState === 'complete'`)(ctx, tg)
+				if err == nil && ok {
+					return nil
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			return fmt.Errorf("page did not load after clicking %s", css)
+		}),
+	)
+}
 func visible(css string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(css))
 }
@@ -227,11 +249,11 @@ func TestBrowserPlaybookFor202(t *testing.T) {
 		if i == 0 {
 			do(t, ctx, shot("playbook-202"))
 		}
-		do(t, ctx, click(sel("playbook-recommended")), visible(sel("flash")+" .flash"))
+		do(t, ctx, clickAndLoad(sel("playbook-recommended")), visible(sel("flash")+" .flash"))
 	}
 	n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="playbook-resolve"]').length`))
 	if n == 1 {
-		do(t, ctx, click(sel("playbook-resolve")), visible(sel("flash")+" .flash"))
+		do(t, ctx, clickAndLoad(sel("playbook-resolve")), visible(sel("flash")+" .flash"))
 	}
 	do(t, ctx, shot("playbook-resolved"))
 	if st := text(t, ctx, sel("tx-resolution")); st != "已解决" && st != "客户重试成功" {
@@ -240,5 +262,33 @@ func TestBrowserPlaybookFor202(t *testing.T) {
 	kinds, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="timeline-entry"]')].map(e => e.dataset.kind)`))
 	if len(kinds) < 4 {
 		t.Fatalf("timeline %v after %v", kinds, seen)
+	}
+}
+
+// TestBrowserAdminPagesRender opens every admin page in both languages: each has its
+// heading and main content, and (with PAYMEND_SHOTS) leaves a screenshot to look at.
+func TestBrowserAdminPagesRender(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("alpha", 30, nil)
+	ctx := newBrowser(t, 1280, 900)
+	do(t, ctx,
+		chromedp.Navigate(e.srv.URL+"/login"),
+		keys("#email", "admin@alpha.test"),
+		keys("#password", testPassword),
+		click(sel("login-submit")),
+		visible(sel("nav")),
+	)
+	pages := map[string]string{"/": "kpis", "/users": "users-table", "/audit": "audit-table", "/settings": "api-keys",
+		"/transactions/import": "import-form", "/transactions": "tx-table"}
+	for _, lang := range []string{"zh", "en"} {
+		for path, id := range pages {
+			do(t, ctx, chromedp.Navigate(e.srv.URL+path), visible(sel(id)), shot(lang+strings.ReplaceAll(path, "/", "_")))
+			if h := text(t, ctx, "h1"); h == "" {
+				t.Errorf("%s (%s) has no heading", path, lang)
+			}
+		}
+		if lang == "zh" {
+			do(t, ctx, click(sel("lang-en")), visible(sel("lang-zh")))
+		}
 	}
 }

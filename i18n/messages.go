@@ -257,6 +257,7 @@ var messages = map[string]msg{
 	"playbook.bulk_none":                       {"请先勾选要处理的失败交易(一次最多 500 笔)。", "Select the failed payments to act on first (at most 500 at once)."},
 	"playbook.bulk_done":                       {"已处理 %d 笔;%d 笔因当前状态不适用已跳过。", "%d payments moved; %d skipped because the step does not apply to their state."},
 	"playbook.select":                          {"选择此交易", "Select this payment"},
+	"playbook.select_all":                      {"全选本页失败交易", "Select every failed payment on this page"},
 	"playbook.err.not_failed":                  {"该交易从未失败,无需处理流程。", "This payment never failed; it has no playbook."},
 	"playbook.err.action":                      {"未知的处理步骤。", "Unknown step."},
 	"playbook.err.stale":                       {"该交易刚被其他人更新,请刷新后再操作。", "Someone else just updated this payment. Reload and try again."},
