@@ -25,7 +25,7 @@ func (s *Store) ImportEvents(ctx context.Context, merchantID int64, rows func(pu
 	var out ImportOutcome
 	err := s.InTx(ctx, func(tx *Store) error {
 		if _, err := tx.x.ExecContext(ctx, `CREATE TEMP TABLE import_rows (
-				row_no int, event_id text, type text, platform_id text, amount bigint, payload jsonb,
+				row_no int, event_id text, type text, platform_id text, amount bigint, payload json,
 				phone_sealed text, email_sealed text, occurred_at timestamptz,
 				order_id text, currency text, channel text, code text, message text, card_bin text, card_last4 text,
 				bank text, customer_ref text, customer_name text, phone_masked text, email_masked text) ON COMMIT DROP`); err != nil {

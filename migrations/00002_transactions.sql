@@ -58,7 +58,7 @@ CREATE TABLE transaction_events (
     platform_id    text COLLATE "C" NOT NULL,
     refund_id      text COLLATE "C" NOT NULL DEFAULT '',
     amount         bigint NOT NULL DEFAULT 0,
-    payload        jsonb NOT NULL,                  -- scrubbed of PANs, contact removed
+    payload        json NOT NULL,                   -- scrubbed of PANs, contact removed; json, not jsonb: kept verbatim and cheaper to write
     phone_sealed   text NOT NULL DEFAULT '',
     email_sealed   text NOT NULL DEFAULT '',
     source         text COLLATE "C" NOT NULL DEFAULT 'webhook' CHECK (source IN ('webhook', 'import', 'seed')),
