@@ -231,7 +231,8 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	app := web.New(web.Config{Backend: store, Secret: cfg.Secret, Logger: log})
+	app := web.New(web.Config{Backend: store, Secret: cfg.Secret, Logger: log,
+		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"), TrustProxy: os.Getenv("PAYMEND_TRUST_PROXY") == "1"})
 	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL})
 	srv := &http.Server{Addr: cfg.Addr, Handler: app.Echo, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second, WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute}
@@ -377,7 +378,7 @@ func passwordProblemEN(p domain.PasswordProblem) string {
 	case domain.PasswordTooShort:
 		return "at least 12 characters"
 	case domain.PasswordTooLong:
-		return "at most 128 characters"
+		return "at most 72 bytes"
 	case domain.PasswordIsEmail:
 		return "must not contain the e-mail address"
 	}

@@ -146,8 +146,14 @@ func (s *Store) SetUserLang(ctx context.Context, merchantID, userID int64, lang 
 // RecordLoginFailure counts a failed password and locks the account once the count
 // reaches domain.MaxFailedLogins. It returns whether the account is now locked.
 func (s *Store) RecordLoginFailure(ctx context.Context, merchantID, userID int64, now time.Time) (bool, error) {
-	const q = `UPDATE users SET failed_logins = failed_logins + 1,
-		locked_until = CASE WHEN failed_logins + 1 >= $3 THEN $4::timestamptz ELSE locked_until END
+	// A lapsed lock starts a fresh count, so one typo after a lockout does not lock again.
+	const q = `UPDATE users SET
+		failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= $5 THEN 1 ELSE failed_logins + 1 END,
+		locked_until = CASE
+			WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $5 THEN 1 ELSE failed_logins + 1 END) >= $3
+				THEN $4::timestamptz
+			WHEN locked_until IS NOT NULL AND locked_until <= $5 THEN NULL
+			ELSE locked_until END
 		WHERE merchant_id = $1 AND id = $2 RETURNING locked_until IS NOT NULL AND locked_until > $5`
 	var locked bool
 	err := s.x.QueryRowxContext(ctx, q, merchantID, userID, domain.MaxFailedLogins,
@@ -199,4 +205,12 @@ func (s *Store) WebhookTarget(ctx context.Context, code string) (domain.Merchant
 		return m, nil, fmt.Errorf("db: webhook target %q: %w", code, mapErr(err))
 	}
 	return m, secrets, nil
+}
+
+// LockMerchant takes the merchant's row lock until the transaction ends, serialising
+// changes that must see each other (e.g. "keep at least one admin").
+func (s *Store) LockMerchant(ctx context.Context, merchantID int64) error {
+	var id int64
+	err := s.x.QueryRowxContext(ctx, `SELECT id FROM merchants WHERE id = $1 FOR UPDATE`, merchantID).Scan(&id)
+	return mapErr(err)
 }

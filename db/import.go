@@ -92,17 +92,28 @@ func (s *Store) ImportEvents(ctx context.Context, merchantID int64, rows func(pu
 					(array_agg(phone_masked ORDER BY (phone_masked = ''), row_no))[1] AS phone_masked,
 					(array_agg(email_masked ORDER BY (email_masked = ''), row_no))[1] AS email_masked
 				FROM acc GROUP BY platform_id)
-			INSERT INTO transactions AS t (` + txInsertCols + `)
+			INSERT INTO transactions AS t (` + txInsertCols + `, resolution_state, resolved_at)
 			SELECT $1, platform_id, order_id, amount, currency, channel,
 				CASE type WHEN 'payment.succeeded' THEN 'succeeded' WHEN 'payment.failed' THEN 'failed' ELSE 'pending' END,
 				coalesce(code, ''), coalesce(message, ''), card_bin, card_last4, bank, customer_ref, customer_name,
-				phone_sealed, email_sealed, phone_masked, email_masked, occurred_at, failed_at, true
+				phone_sealed, email_sealed, phone_masked, email_masked, occurred_at, failed_at, true,
+				-- failed and then paid within the file: closed, as webhooks would have left it
+				CASE WHEN type = 'payment.succeeded' AND failed_at IS NOT NULL THEN 'retried_success' ELSE 'new' END,
+				CASE WHEN type = 'payment.succeeded' AND failed_at IS NOT NULL THEN now() END
 			FROM agg
 			` + txMerge
 		if _, err := tx.x.ExecContext(ctx, qt, merchantID); err != nil {
 			return fmt.Errorf("transactions: %w", mapErr(err))
 		}
-		return nil
+		var orders []string
+		if err := sqlxSelect(ctx, tx, &orders, `SELECT DISTINCT r.order_id FROM import_rows r JOIN import_new n USING (event_id)
+			WHERE r.order_id <> ''`); err != nil {
+			return err
+		}
+		if len(orders) == 0 {
+			return nil
+		}
+		return tx.CloseRetriedOrders(ctx, merchantID, orders)
 	})
 	if err != nil {
 		return out, fmt.Errorf("db: import: %w", err)

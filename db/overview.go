@@ -31,7 +31,7 @@ func (s *Store) Summarize(ctx context.Context, merchantID int64, from, to time.T
 			count(*) FILTER (WHERE pay_status = 'succeeded') AS succeeded,
 			coalesce(sum(amount) FILTER (WHERE pay_status = 'failed'), 0) AS failed_amount,
 			count(*) FILTER (WHERE pay_status = 'failed' AND resolved_at IS NULL) AS unresolved,
-			count(DISTINCT customer_ref) FILTER (WHERE pay_status = 'failed') AS customers_hit
+			count(DISTINCT customer_ref) FILTER (WHERE pay_status = 'failed' AND customer_ref <> '') AS customers_hit
 		FROM transactions WHERE merchant_id = $1 AND occurred_at >= $2 AND occurred_at < $3`
 	var out Summary
 	if err := s.x.QueryRowxContext(ctx, q, merchantID, from, to).StructScan(&out); err != nil {

@@ -37,16 +37,17 @@ type IngestResult struct {
 	TransactionID int64 // PayMend's id of the transaction the event belongs to
 }
 
-// payStatusOf maps an event type to the payment status it implies; refunds imply the
-// payment succeeded.
+// payStatusOf maps an event type to the payment status it implies. A refund says
+// nothing about the payment (a failed payment may be refunded money it took), so it
+// carries the lowest rank and never raises the status.
 func payStatusOf(typ string) string {
 	switch typ {
 	case "payment.failed":
 		return "failed"
-	case "payment.pending":
-		return "pending"
-	default:
+	case "payment.succeeded":
 		return "succeeded"
+	default:
+		return "pending"
 	}
 }
 
@@ -81,30 +82,12 @@ func (s *Store) ingestPayment(ctx context.Context, merchantID int64, e EventReco
 				payload, phone_sealed, email_sealed, source, occurred_at)
 			VALUES ($1, $22, $23, $2, '', $4, $24, $15, $16, $25, $19)
 			ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING 1),
-		paid AS (
-			-- Has this order already been paid by another transaction?
-			SELECT min(occurred_at) AS at FROM transactions
-			WHERE merchant_id = $1 AND $3 <> '' AND order_id = $3 AND platform_id <> $2 AND pay_status = 'succeeded'),
 		tx AS (
-			INSERT INTO transactions AS t (` + txInsertCols + `, resolution_state, resolved_at)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				CASE WHEN $7 = 'failed' AND paid.at IS NOT NULL THEN 'retried_success' ELSE 'new' END,
-				CASE WHEN $7 = 'failed' AND paid.at IS NOT NULL THEN now() END
-			FROM paid WHERE EXISTS (SELECT 1 FROM ev)
+			INSERT INTO transactions AS t (` + txInsertCols + `)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+			WHERE EXISTS (SELECT 1 FROM ev)
 			` + txMerge + `
-			RETURNING id),
-		closed AS (
-			-- A success closes the order's other open failures: the customer paid after all.
-			UPDATE transactions c SET resolution_state = 'retried_success', resolved_at = now(), updated_at = now()
-			WHERE $7 = 'succeeded' AND $3 <> '' AND c.merchant_id = $1 AND c.order_id = $3 AND c.platform_id <> $2
-				AND c.failed_at IS NOT NULL AND c.resolution_state NOT IN (` + terminalStates + `)
-				AND EXISTS (SELECT 1 FROM ev)
-			RETURNING c.id),
-		noted AS (
-			INSERT INTO timeline (merchant_id, transaction_id, at, kind, actor, summary, details)
-			SELECT $1, id, now(), 'resolution.auto_retried', 'system',
-				'Closed automatically: the same order was paid by ' || $2, jsonb_build_object('paid_by', $2::text)
-			FROM closed)
+			RETURNING id)
 		SELECT coalesce((SELECT id FROM tx), 0)`
 	err := s.x.QueryRowxContext(ctx, q, merchantID, e.PlatformID, e.OrderID, e.Amount, e.Currency, e.Channel,
 		payStatusOf(e.Type), e.Code, e.Message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
@@ -115,8 +98,40 @@ func (s *Store) ingestPayment(ctx context.Context, merchantID int64, e EventReco
 	}
 	if res.TransactionID == 0 { // the event id was known: nothing changed
 		res.Duplicate = true
-		return mapErr(s.x.QueryRowxContext(ctx, `SELECT id FROM transactions WHERE merchant_id = $1 AND platform_id = $2`,
-			merchantID, e.PlatformID).Scan(&res.TransactionID))
+		err := s.x.QueryRowxContext(ctx, `SELECT id FROM transactions WHERE merchant_id = $1 AND platform_id = $2`,
+			merchantID, e.PlatformID).Scan(&res.TransactionID)
+		if err = mapErr(err); err != nil && err != ErrNotFound { // an id reused for another payment is still a duplicate
+			return err
+		}
+		return nil
+	}
+	if e.OrderID != "" && (e.Type == "payment.succeeded" || e.Type == "payment.failed") {
+		return s.CloseRetriedOrders(ctx, merchantID, []string{e.OrderID})
+	}
+	return nil
+}
+
+// CloseRetriedOrders closes the open failures of orders that some payment has since
+// paid ("customer retried successfully") and notes it on their timelines. It runs as
+// its own statement after the event's fold has committed: of a failure and a success
+// of one order arriving at once, whichever closes last sees both, so the result does
+// not depend on order or timing.
+func (s *Store) CloseRetriedOrders(ctx context.Context, merchantID int64, orderIDs []string) error {
+	const q = `WITH paid AS (
+			SELECT order_id, min(platform_id) AS paid_by FROM transactions
+			WHERE merchant_id = $1 AND order_id = ANY($2) AND order_id <> '' AND pay_status = 'succeeded'
+			GROUP BY order_id),
+		closed AS (
+			UPDATE transactions c SET resolution_state = 'retried_success', resolved_at = now(), updated_at = now()
+			FROM paid WHERE c.merchant_id = $1 AND c.order_id = paid.order_id AND c.platform_id <> paid.paid_by
+				AND c.failed_at IS NOT NULL AND c.resolution_state NOT IN (` + terminalStates + `)
+			RETURNING c.id, paid.paid_by)
+		INSERT INTO timeline (merchant_id, transaction_id, at, kind, actor, summary, details)
+		SELECT $1, id, now(), 'resolution.auto_retried', 'system',
+			'Closed automatically: the same order was paid by ' || paid_by, jsonb_build_object('paid_by', paid_by)
+		FROM closed`
+	if _, err := s.x.ExecContext(ctx, q, merchantID, pq.Array(orderIDs)); err != nil {
+		return fmt.Errorf("close retried orders: %w", mapErr(err))
 	}
 	return nil
 }
@@ -163,9 +178,9 @@ func (s *Store) ingestRefund(ctx context.Context, merchantID int64, e EventRecor
 func (s *Store) upsertTransaction(ctx context.Context, merchantID int64, e EventRecord, isRefund bool, id *int64) error {
 	// For refund events only the status and existence matter; the row's descriptive
 	// fields wait for the payment event (has_payment = false until then).
-	amount, failedAt := e.Amount, any(nil)
+	amount, failedAt, code, message := e.Amount, any(nil), e.Code, e.Message
 	if isRefund {
-		amount = 0
+		amount, code, message = 0, "", ""
 	}
 	if e.Type == "payment.failed" {
 		failedAt = e.OccurredAt
@@ -175,7 +190,7 @@ func (s *Store) upsertTransaction(ctx context.Context, merchantID int64, e Event
 		` + txMerge + `
 		RETURNING id`
 	err := s.x.QueryRowxContext(ctx, q, merchantID, e.PlatformID, e.OrderID, amount, e.Currency, e.Channel,
-		payStatusOf(e.Type), e.Code, e.Message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
+		payStatusOf(e.Type), code, message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
 		e.PhoneSealed, e.EmailSealed, e.PhoneMasked, e.EmailMasked, e.OccurredAt, failedAt, !isRefund).Scan(id)
 	if err != nil {
 		return fmt.Errorf("upsert transaction: %w", mapErr(err))
@@ -198,7 +213,9 @@ const txMerge = `ON CONFLICT (merchant_id, platform_id) DO UPDATE SET
 			code = CASE WHEN EXCLUDED.failed_at IS NOT NULL AND (t.failed_at IS NULL OR EXCLUDED.failed_at > t.failed_at
 				OR (EXCLUDED.failed_at = t.failed_at AND EXCLUDED.code > t.code)) THEN EXCLUDED.code ELSE t.code END,
 			message = CASE WHEN EXCLUDED.failed_at IS NOT NULL AND (t.failed_at IS NULL OR EXCLUDED.failed_at > t.failed_at
-				OR (EXCLUDED.failed_at = t.failed_at AND EXCLUDED.code > t.code)) THEN EXCLUDED.message ELSE t.message END,
+				OR (EXCLUDED.failed_at = t.failed_at AND EXCLUDED.code > t.code)
+				OR (EXCLUDED.failed_at = t.failed_at AND EXCLUDED.code = t.code AND EXCLUDED.message > t.message))
+				THEN EXCLUDED.message ELSE t.message END,
 			failed_at = GREATEST(t.failed_at, EXCLUDED.failed_at),
 			amount = CASE WHEN t.has_payment THEN t.amount ELSE EXCLUDED.amount END,
 			occurred_at = CASE WHEN NOT EXCLUDED.has_payment THEN t.occurred_at
@@ -351,6 +368,7 @@ type TxFilter struct {
 	MinAmount  *int64
 	MaxAmount  *int64
 	Q          string // transaction id, order id, customer id, or customer name prefix
+	NoMatch    bool   // the filters contradict each other: match nothing
 	Cursor     domain.Cursor
 	Limit      int
 }
@@ -365,6 +383,9 @@ func (f TxFilter) where(merchantID int64) (string, []any) {
 			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(args)), 1)
 		}
 		conds = append(conds, cond)
+	}
+	if f.NoMatch {
+		conds = append(conds, "FALSE")
 	}
 	switch len(f.Statuses) {
 	case 0:

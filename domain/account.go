@@ -115,14 +115,15 @@ const (
 	PasswordIsEmail  PasswordProblem = "password.is_email"
 )
 
-// CheckPassword applies the password policy: at least 12 characters, at most 128,
+// CheckPassword applies the password policy: at least 12 characters, at most 72 bytes
+// (bcrypt's limit; 24 Chinese characters),
 // not a common password or a trivial variation of one, not the e-mail address.
 func CheckPassword(pw, email string) PasswordProblem {
 	n := utf8.RuneCountInString(pw)
 	if n < MinPasswordLen {
 		return PasswordTooShort
 	}
-	if n > 128 {
+	if n > 128 || len(pw) > 72 { // bcrypt reads at most 72 bytes
 		return PasswordTooLong
 	}
 	low := strings.ToLower(pw)

@@ -154,6 +154,10 @@ func ParseEvent(raw []byte) (PaymentEvent, error) {
 	if !json.Valid(raw) {
 		return ev, eventErr("body", "invalid JSON")
 	}
+	// NUL cannot be stored in PostgreSQL text; no real field carries one.
+	if bytes.Contains(raw, []byte(`\u0000`)) {
+		return ev, eventErr("body", "contains a NUL character")
+	}
 	var w eventWireIn
 	if err := json.Unmarshal(raw, &w); err != nil {
 		var te *json.UnmarshalTypeError

@@ -42,7 +42,7 @@ func (h *Audit) List(c echo.Context) error {
 		bad = true
 	}
 	cur, err := domain.DecodeCursor(q.Get("cursor"))
-	bad = bad || err != nil || len(f.Actor) > 100 || len(f.Action) > 50
+	bad = bad || err != nil || !validText(f.Actor, 100) || !validText(f.Action, 50)
 	f.Cursor = cur
 	status := http.StatusOK
 	if bad {

@@ -57,7 +57,7 @@ func (h *Auth) Login(c echo.Context) error {
 		return web.Render(c, http.StatusUnauthorized, views.LoginPage(views.LoginForm{
 			Email: email, Next: next, Error: web.T(c, "login.failed")}), nil)
 	}
-	if email == "" || pw == "" || len(email) > 254 || len(pw) > 256 {
+	if email == "" || pw == "" || !validText(email, 254) || len(pw) > 256 {
 		return fail("empty", nil)
 	}
 	u, err := h.Store.UserForLogin(ctx, email)
@@ -116,7 +116,7 @@ func (h *Auth) SetLang(c echo.Context) error {
 		return web.Fail(http.StatusBadRequest, "invalid_request", "error.bad_language")
 	}
 	c.SetCookie(&http.Cookie{Name: web.LangCookie, Value: string(l), Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.Request().TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.App.SecureRequest(c.Request())})
 	if p, ok := web.PrincipalOf(c); ok {
 		if err := h.Store.SetUserLang(c.Request().Context(), p.Merchant.ID, p.User.ID, string(l)); err != nil {
 			return err

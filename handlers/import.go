@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -35,8 +36,8 @@ func (h *Import) Routes() {
 	g.POST("", h.Upload)
 }
 
-// importColumns are the columns a platform export may carry; the first five are required.
-var importColumns = []string{"transaction_id", "status", "amount", "currency", "occurred_at", "order_id", "channel",
+// importColumns are the columns a platform export may carry; the first six are required.
+var importColumns = []string{"transaction_id", "status", "amount", "currency", "occurred_at", "channel", "order_id",
 	"code", "message", "card_bin", "card_last4", "bank", "customer_id", "customer_name", "customer_phone", "customer_email"}
 
 // Form shows the upload form and the expected columns.
@@ -53,6 +54,8 @@ func (h *Import) fail(c echo.Context, key string) error {
 // Upload streams the file part straight into the import: nothing holds the whole file.
 func (h *Import) Upload(c echo.Context) error {
 	r := c.Request()
+	// A 200 MB upload on a slow link outlasts the server's default read timeout.
+	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(15 * time.Minute))
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, MaxImportBytes)
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
 		return h.fail(c, "import.err.no_file")
@@ -84,7 +87,7 @@ func (h *Import) Upload(c echo.Context) error {
 	for i, name := range header {
 		idx[strings.ToLower(strings.TrimSpace(name))] = i
 	}
-	for _, need := range importColumns[:5] {
+	for _, need := range importColumns[:6] {
 		if _, ok := idx[need]; !ok {
 			return h.fail(c, "import.err.header")
 		}
@@ -178,7 +181,9 @@ func (h *Import) importRow(c echo.Context, m domain.Merchant, get func(string) s
 	if typ == domain.EventPaymentFailed {
 		data["code"], data["message"] = get("code"), get("message")
 	}
-	raw, _ := json.Marshal(map[string]any{"id": "imp_" + id + "_" + status, "type": typ, "created": at.Unix(), "data": data})
+	// One event per state change: a transaction that failed twice has two rows.
+	evID := fmt.Sprintf("imp_%s_%s_%d_%s", id, status, at.Unix(), get("code"))
+	raw, _ := json.Marshal(map[string]any{"id": evID, "type": typ, "created": at.Unix(), "data": data})
 	ev, err := domain.ParseEvent(raw)
 	var ee *domain.EventError
 	if errors.As(err, &ee) {

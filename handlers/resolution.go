@@ -62,7 +62,7 @@ func (h *Resolution) Step(c echo.Context) error {
 		details["remedy"] = remedy
 	}
 	note := strings.TrimSpace(c.FormValue("note"))
-	if len([]rune(note)) > 1000 {
+	if !validText(note, 1000) {
 		return web.Fail(http.StatusUnprocessableEntity, "note_too_long", "playbook.err.note")
 	}
 	if note != "" {

@@ -96,7 +96,7 @@ func (h *Settings) CreateKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if name == "" || len([]rune(name)) > 100 {
+	if name == "" || !validText(name, 100) {
 		v.KeyError = web.T(c, "settings.err.key_name")
 		return h.render(c, http.StatusUnprocessableEntity, v)
 	}
@@ -140,6 +140,11 @@ func (h *Settings) RotateSecret(c echo.Context) error {
 	old, err := h.Store.WebhookSecrets(ctx, mid)
 	if err != nil {
 		return err
+	}
+	if len(old) > 1 {
+		// A second rotation would drop the secret the platform may still sign with.
+		web.AddFlash(c, "error", web.T(c, "settings.err.rotating"))
+		return web.Redirect(c, "/settings")
 	}
 	sealed, err := h.Sealer.Seal("whsec_" + web.RandomToken(24))
 	if err != nil {

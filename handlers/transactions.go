@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -54,7 +55,7 @@ func (h *Transactions) List(c echo.Context) error {
 	loc := p.Merchant.Location()
 	for _, name := range []string{"from", "to"} {
 		if s := c.QueryParam(name); s != "" {
-			if t, ok := parseTime(s, loc, false); ok {
+			if t, ok := parseTime(s, loc, name == "to"); ok {
 				v.FormValues[name] = t.In(loc).Format("2006-01-02T15:04")
 			}
 		}
@@ -143,6 +144,22 @@ var exportHeader = []string{"transaction_id", "order_id", "occurred_at", "status
 	"code", "category", "message", "card_bin", "card_last4", "bank", "customer_id", "customer_name",
 	"customer_phone", "customer_email", "resolution_state", "refunded_amount"}
 
+// writeCSVRow writes a row with cells that a spreadsheet would run as a formula
+// (starting with = + - @, tab or CR) prefixed by an apostrophe.
+func writeCSVRow(w *csv.Writer, row []string) error {
+	for i, v := range row {
+		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) && !isNumber(v) {
+			row[i] = "'" + v
+		}
+	}
+	return w.Write(row)
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
 // Export streams the current filter as CSV (masked data only, at most 1M rows). Rows
 // are written as they are read, in keyset batches, so memory stays flat.
 func (h *Transactions) Export(c echo.Context) error {
@@ -169,7 +186,7 @@ func (h *Transactions) Export(c echo.Context) error {
 	n := 0
 	err = h.Store.EachTransaction(c.Request().Context(), p.Merchant.ID, tq.Filter, MaxExportRows, func(t domain.Transaction) error {
 		n++
-		if err := w.Write([]string{t.PlatformID, t.OrderID, t.OccurredAt.In(loc).Format(time.RFC3339), string(t.Status),
+		if err := writeCSVRow(w, []string{t.PlatformID, t.OrderID, t.OccurredAt.In(loc).Format(time.RFC3339), string(t.Status),
 			domain.Money{Amount: t.Amount, Currency: t.Currency}.Plain(), t.Currency, t.Channel, t.Code,
 			string(cat.CategoryOf(t.Code)), t.Message, t.CardBIN, t.CardLast4, t.Bank, t.CustomerRef,
 			domain.MaskName(t.CustomerName), t.PhoneMasked, t.EmailMasked, t.ResolutionState,

@@ -96,7 +96,7 @@ func parseTxQuery(q url.Values, m domain.Merchant, cat *domain.Catalog, defaultS
 				}
 			}
 			if len(codes) == 0 {
-				codes = []string{"\x00none"}
+				f.NoMatch = true
 			}
 			f.Codes = codes
 		}
@@ -108,7 +108,7 @@ func parseTxQuery(q url.Values, m domain.Merchant, cat *domain.Catalog, defaultS
 		f.Channel = ch
 	}
 	if b := strings.TrimSpace(q.Get("bank")); b != "" {
-		if len(b) > 64 {
+		if !validText(b, 64) {
 			bad("bank", "filter.err.bank")
 		}
 		f.Bank = b
@@ -152,7 +152,7 @@ func parseTxQuery(q url.Values, m domain.Merchant, cat *domain.Catalog, defaultS
 		bad("max_amount", "filter.err.amount_range")
 	}
 	if s := strings.TrimSpace(q.Get("q")); s != "" {
-		if len(s) > 100 {
+		if !validText(s, 100) {
 			bad("q", "filter.err.q")
 		}
 		f.Q = s

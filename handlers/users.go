@@ -49,10 +49,10 @@ func (h *Users) Create(c echo.Context) error {
 		Role:  c.FormValue("role"), Errors: map[string]string{},
 	}
 	pw := c.FormValue("password")
-	if !domain.ValidEmail(f.Email) {
+	if !validText(f.Email, 254) || !domain.ValidEmail(f.Email) {
 		f.Errors["email"] = web.T(c, "users.err.email")
 	}
-	if len([]rune(f.Name)) > 100 {
+	if !validText(f.Name, 100) {
 		f.Errors["name"] = web.T(c, "users.err.name")
 	}
 	if !domain.Role(f.Role).Valid() {
@@ -108,11 +108,16 @@ func (h *Users) target(c echo.Context) (domain.User, error) {
 }
 
 // keepsAnAdmin refuses a change that would leave the merchant without an active admin.
-func (h *Users) keepsAnAdmin(c echo.Context, u domain.User) error {
+// It runs inside the change's transaction after LockMerchant, so two admins demoting
+// each other at once cannot both pass.
+func keepsAnAdmin(c echo.Context, tx *db.Store, u domain.User) error {
 	if u.Role != domain.RoleAdmin || u.DisabledAt != nil {
 		return nil
 	}
-	n, err := h.Store.CountActiveAdmins(c.Request().Context(), u.MerchantID)
+	if err := tx.LockMerchant(c.Request().Context(), u.MerchantID); err != nil {
+		return err
+	}
+	n, err := tx.CountActiveAdmins(c.Request().Context(), u.MerchantID)
 	if err != nil {
 		return err
 	}
@@ -135,13 +140,13 @@ func (h *Users) SetRole(c echo.Context) error {
 	if role == u.Role {
 		return web.Redirect(c, "/users")
 	}
-	if role != domain.RoleAdmin {
-		if err := h.keepsAnAdmin(c, u); err != nil {
-			return err
-		}
-	}
 	ctx := c.Request().Context()
 	err = h.Store.InTx(ctx, func(tx *db.Store) error {
+		if role != domain.RoleAdmin {
+			if err := keepsAnAdmin(c, tx, u); err != nil {
+				return err
+			}
+		}
 		if err := tx.SetUserRole(ctx, u.MerchantID, u.ID, role); err != nil {
 			return err
 		}
@@ -162,13 +167,13 @@ func (h *Users) SetDisabled(c echo.Context) error {
 		return err
 	}
 	disable := c.FormValue("disabled") == "true"
-	if disable {
-		if err := h.keepsAnAdmin(c, u); err != nil {
-			return err
-		}
-	}
 	ctx := c.Request().Context()
 	err = h.Store.InTx(ctx, func(tx *db.Store) error {
+		if disable {
+			if err := keepsAnAdmin(c, tx, u); err != nil {
+				return err
+			}
+		}
 		if err := tx.SetUserDisabled(ctx, u.MerchantID, u.ID, disable, h.now()); err != nil {
 			return err
 		}

@@ -54,7 +54,7 @@ var messages = map[string]msg{
 
 	// Passwords
 	"password.too_short": {"密码至少需要 12 个字符。", "The password needs at least 12 characters."},
-	"password.too_long":  {"密码不能超过 128 个字符。", "The password can have at most 128 characters."},
+	"password.too_long":  {"密码过长:最多 72 字节(约 24 个汉字或 72 个英文字符)。", "The password is too long: at most 72 bytes (72 Latin letters or 24 Chinese characters)."},
 	"password.common":    {"该密码过于常见,请换一个更难猜的。", "That password is too common; choose one that is harder to guess."},
 	"password.is_email":  {"密码不能包含邮箱地址。", "The password must not contain the e-mail address."},
 
@@ -103,7 +103,7 @@ var messages = map[string]msg{
 	"users.err.email":      {"请输入有效的邮箱地址。", "Enter a valid e-mail address."},
 	"users.err.name":       {"姓名不能超过 100 个字符。", "The name can have at most 100 characters."},
 	"users.err.role":       {"请选择管理员、操作员或只读。", "Choose admin, operator or viewer."},
-	"users.err.taken":      {"该邮箱已被使用。", "That e-mail address is already in use."},
+	"users.err.taken":      {"该邮箱无法使用,请换一个。", "That e-mail address cannot be used; choose another."},
 	"users.err.self":       {"不能修改自己的角色或停用自己。", "You cannot change your own role or disable yourself."},
 	"users.err.last_admin": {"商户至少需要保留一名启用的管理员。", "The merchant must keep at least one active admin."},
 
@@ -141,6 +141,7 @@ var messages = map[string]msg{
 	"settings.revoke":          {"吊销", "Revoke"},
 	"settings.key_revoked":     {"密钥已吊销。", "Key revoked."},
 	"settings.key_revoked_at":  {"已于 %s 吊销", "Revoked %s"},
+	"settings.err.rotating":    {"上一次轮换尚未完成:请先确认平台已改用新密钥,再点击“完成轮换”。", "A rotation is still in progress: once the platform signs with the new secret, finish it first."},
 	"settings.err.key_name":    {"请填写 1–100 个字符的名称。", "Give the key a name of 1–100 characters."},
 
 	// Channels
@@ -218,7 +219,7 @@ var messages = map[string]msg{
 	// CSV import
 	"import.title":             {"导入平台账单", "Import a platform export"},
 	"import.intro":             {"上传欧乐支付商户后台导出的交易 CSV。重复导入同一文件不会产生重复数据;有问题的行会逐行列出原因,其余行照常导入。", "Upload a transactions CSV exported from OulePay. Importing the same file again changes nothing; problem rows are listed with their reason and the rest are imported."},
-	"import.columns":           {"列(前五列必填,顺序不限,金额为元)", "Columns (the first five are required, any order, amounts in major units)"},
+	"import.columns":           {"列(前六列必填,顺序不限,金额为元)", "Columns (the first six are required, any order, amounts in major units)"},
 	"import.file":              {"CSV 文件", "CSV file"},
 	"import.submit":            {"上传并导入", "Upload and import"},
 	"import.report":            {"导入结果", "Import report"},
@@ -234,7 +235,7 @@ var messages = map[string]msg{
 	"import.duplicate":         {"该交易状态已导入过,未重复记录。", "This payment state was already imported; nothing was added."},
 	"import.err.no_file":       {"请选择要上传的 CSV 文件。", "Choose a CSV file to upload."},
 	"import.err.empty":         {"文件为空或无法读取表头。", "The file is empty or its header cannot be read."},
-	"import.err.header":        {"缺少必填列:transaction_id、status、amount、currency、occurred_at。", "Required columns are missing: transaction_id, status, amount, currency, occurred_at."},
+	"import.err.header":        {"缺少必填列:transaction_id、status、amount、currency、occurred_at、channel。", "Required columns are missing: transaction_id, status, amount, currency, occurred_at, channel."},
 	"import.err.too_large":     {"文件超过 200 MB,请分批导入。", "The file is over 200 MB; import it in parts."},
 	"import.err.csv":           {"该行不是有效的 CSV。", "This line is not valid CSV."},
 	"import.err.status":        {"状态 %q 无法导入(仅支持 failed、succeeded、pending)。", "Status %q cannot be imported (failed, succeeded or pending only)."},

@@ -29,6 +29,12 @@ type Config struct {
 	LoginPerMinute int
 	// APIPerMinute caps API calls per key (default 6000).
 	APIPerMinute int
+	// SecureCookies marks cookies Secure and sends HSTS even when TLS ends at a proxy
+	// in front (set when PAYMEND_BASE_URL is https).
+	SecureCookies bool
+	// TrustProxy takes the client address from X-Forwarded-For (only behind a proxy
+	// that sets it), so per-IP limits see clients, not the proxy.
+	TrustProxy bool
 }
 
 // App is the assembled HTTP stack and its route groups.
@@ -62,8 +68,12 @@ func New(cfg Config) *App {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect()
+	if cfg.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
 	a := &App{Echo: e, cfg: cfg, log: cfg.Logger, now: cfg.Now, largeBody: map[string]bool{}}
-	a.Sessions = NewPGStore(cfg.Backend, cfg.Secret, isTLS, cfg.Now)
+	secure := func(r *http.Request) bool { return cfg.SecureCookies || isTLS(r) }
+	a.Sessions = NewPGStore(cfg.Backend, cfg.Secret, secure, cfg.Now)
 	e.HTTPErrorHandler = a.ErrorHandler
 
 	cop := http.NewCrossOriginProtection()
@@ -76,7 +86,7 @@ func New(cfg Config) *App {
 
 	e.Use(a.recover)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return RandomToken(9) }}))
-	e.Use(securityHeaders)
+	e.Use(securityHeaders(secure))
 	e.Use(a.accessLog)
 	e.Use(echo.WrapMiddleware(cop.Handler))
 	e.Use(detectLang)
@@ -106,23 +116,25 @@ func staticHandler() http.Handler {
 func isTLS(r *http.Request) bool { return r.TLS != nil }
 
 // securityHeaders sets the headers every response carries.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		if isTLS(c.Request()) {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+func securityHeaders(secure func(*http.Request) bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+				"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Referrer-Policy", "same-origin")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+			if secure(c.Request()) {
+				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			}
+			if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+				h.Set("Cache-Control", "no-store")
+			}
+			return next(c)
 		}
-		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
-			h.Set("Cache-Control", "no-store")
-		}
-		return next(c)
 	}
 }
 
@@ -370,6 +382,9 @@ func (a *App) OwnBodyLimit(route string) { a.largeBody[route] = true }
 
 // LoginPerMinute is the configured per-IP login limit.
 func (a *App) LoginPerMinute() int { return a.cfg.LoginPerMinute }
+
+// SecureRequest reports whether cookies for r must be Secure.
+func (a *App) SecureRequest(r *http.Request) bool { return a.cfg.SecureCookies || isTLS(r) }
 
 // Now is the stack's clock.
 func (a *App) Now() time.Time { return a.now() }
