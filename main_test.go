@@ -122,7 +122,9 @@ func TestServeStartsAndShutsDownGracefully(t *testing.T) {
 	t.Setenv("PAYMEND_ADDR", addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
