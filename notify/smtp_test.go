@@ -547,3 +547,28 @@ func TestSMTPTemporaryNetworkFailures(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSMTPSend measures one message per connection to a local go-smtp sink.
+func BenchmarkSMTPSend(b *testing.B) {
+	s := &sink{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s, c: c}, nil }))
+	srv.Domain, srv.ErrorLog = "sink.test", nopLogger{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, portS, _ := net.SplitHostPort(ln.Addr().String())
+	port, _ := strconv.Atoi(portS)
+	ch := &SMTP{Host: "127.0.0.1", Port: port, Security: SecurityNone, From: "noreply@shop.example"}
+	m := Message{To: "zhang@example.com", Subject: "【欧乐商城】您的订单支付未成功", Body: strings.Repeat("您的订单支付未成功。请确认银行卡余额后重新支付。\n", 8), IdempotencyKey: "ntf-1"}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := ch.Send(context.Background(), m); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
