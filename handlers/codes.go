@@ -106,6 +106,7 @@ func (h *Codes) window(period string) codesWindow {
 // codesFigures are the per-code failure counts of a period and the one before.
 type codesFigures struct {
 	cur, prev      map[string]db.CodeStat
+	ttr            map[string]db.ResolutionTime
 	total, prevTot int64
 	window         codesWindow
 	currency       string
@@ -124,8 +125,15 @@ func (h *Codes) periodFigures(c echo.Context, period string) (codesFigures, erro
 	if err != nil {
 		return codesFigures{}, err
 	}
-	f := codesFigures{cur: map[string]db.CodeStat{}, prev: map[string]db.CodeStat{}, window: w,
-		currency: p.Merchant.Currency, loc: p.Merchant.Location()}
+	times, err := h.Store.ResolutionTimes(ctx, p.Merchant.ID, w.From, w.To)
+	if err != nil {
+		return codesFigures{}, err
+	}
+	f := codesFigures{cur: map[string]db.CodeStat{}, prev: map[string]db.CodeStat{}, ttr: map[string]db.ResolutionTime{},
+		window: w, currency: p.Merchant.Currency, loc: p.Merchant.Location()}
+	for _, rt := range times {
+		f.ttr[rt.Code] = rt
+	}
 	for _, s := range cur {
 		f.cur[s.Code] = s
 		f.total += s.Failures
@@ -146,6 +154,11 @@ func (f codesFigures) row(e domain.CodeEntry, overridden bool) views.CodeRow {
 		Amount: domain.Money{Amount: s.Amount, Currency: f.currency}, Customers: s.Customers}
 	if f.total > 0 {
 		r.Share = float64(s.Failures) / float64(f.total)
+	}
+	if rt, ok := f.ttr[e.Code]; ok {
+		r.Closed = rt.Closed
+		r.TTRMedian = time.Duration(rt.Median * float64(time.Second))
+		r.TTRP90 = time.Duration(rt.P90 * float64(time.Second))
 	}
 	q := url.Values{"status": {"all"}, "code": {e.Code},
 		"from": {f.window.From.In(f.loc).Format("2006-01-02T15:04")}, "to": {f.window.To.In(f.loc).Format("2006-01-02T15:04")}}

@@ -165,3 +165,20 @@ func TestLaterSuccessForTheSameOrderClosesTheCase(t *testing.T) {
 		t.Fatalf("timeout then success: %s %s", tt.ResolutionState, tt.Status)
 	}
 }
+
+func TestTimeToResolutionShownPerCode(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("alpha", 1, func(_ int, r *db.EventRecord) {
+		r.Code, r.OccurredAt = "202", e.clock.Now().Add(-90*time.Minute)
+	})
+	ctx := context.Background()
+	tx, _ := e.store.TransactionByPlatformID(ctx, e.m["alpha"].ID, "TALPHA0000")
+	if err := e.store.MoveResolution(ctx, e.m["alpha"].ID, tx.ID, "new", "resolved",
+		domain.TimelineEntry{Kind: "resolution.resolve", Summary: "x"}, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	d := doc(t, e.get(e.login("viewer@alpha.test"), "/codes/202?period=24h"))
+	if got := strings.TrimSpace(d.Find(tid("code-kpi-ttr") + " .kpi-value").Text()); got != "1.5 小时 / 1.5 小时" {
+		t.Fatalf("time to resolution %q", got)
+	}
+}

@@ -98,4 +98,10 @@ var codesMessages = map[string]msg{
 	"codes.import.err.json":          {"无法读取该 JSON:应为错误码对象的数组(或 {\"codes\": [...]}),且不超过 5000 条。", "That JSON cannot be read: it should be an array of code objects (or {\"codes\": [...]}) with at most 5000 entries."},
 	"codes.import.err.entry":         {"无法读取此条目,请检查字段类型,例如 retry_after 须为秒数或 10m 这样的时长。", "This entry cannot be read; check the field types, e.g. retry_after must be seconds or a duration such as 10m."},
 	"codes.import.err.duplicate":     {"错误码与第 %d 条重复。", "The code repeats entry %d."},
+	"codes.ttr":                      {"处理时长(中位/P90)", "Time to resolve (median / p90)"},
+	"codes.ttr_hint":                 {"本期内结案的失败交易,从失败到结案所用时间", "For failures closed in the period: time from the failure to closing the case"},
+	"codes.ttr_closed":               {"本期结案 %d 笔", "%d closed in the period"},
+	"codes.minutes":                  {"%d 分钟", "%d min"},
+	"codes.hours":                    {"%s 小时", "%s h"},
+	"codes.days":                     {"%s 天", "%s d"},
 }

@@ -35,6 +35,11 @@ CREATE TABLE failure_code_overrides (
 CREATE INDEX transactions_failures_idx ON transactions (merchant_id, occurred_at)
     INCLUDE (code, amount, customer_ref) WHERE failed_at IS NOT NULL;
 
+-- Time to resolution per code: closed failures by when they were closed, index-only.
+CREATE INDEX transactions_resolved_idx ON transactions (merchant_id, resolved_at)
+    INCLUDE (code, failed_at) WHERE resolved_at IS NOT NULL AND failed_at IS NOT NULL;
+
 -- +goose Down
+DROP INDEX transactions_resolved_idx;
 DROP INDEX transactions_failures_idx;
 DROP TABLE failure_code_overrides;
