@@ -227,13 +227,13 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Log: log})
+	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log})
 	if err != nil {
 		return err
 	}
 	app := web.New(web.Config{Backend: store, Secret: cfg.Secret, Logger: log,
 		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"), TrustProxy: os.Getenv("PAYMEND_TRUST_PROXY") == "1"})
-	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL})
+	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL, Notices: workers})
 	srv := &http.Server{Addr: cfg.Addr, Handler: app.Echo, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second, WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -509,6 +509,9 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	if err := seedDemoChannels(ctx, store, sealer, cfg, m.ID); err != nil {
+		return err
+	}
 	have, err := store.CountSeeded(ctx, m.ID)
 	if err != nil {
 		return err
@@ -531,5 +534,33 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "demo merchant ready. Log in at %s/login as %s, %s or %s with password: %s\n",
 		cfg.BaseURL, demoUsers[0].Email, demoUsers[1].Email, demoUsers[2].Email, pw)
+	return nil
+}
+
+// seedDemoChannels points the demo merchant's notification channels at the sandbox's
+// customer side, so a notice visibly leaves the console and arrives.
+func seedDemoChannels(ctx context.Context, store *db.Store, sealer *domain.Sealer, cfg config, merchantID int64) error {
+	secrets, err := store.WebhookSecrets(ctx, merchantID)
+	if err != nil || len(secrets) == 0 {
+		return fmt.Errorf("demo webhook secret: %w", err)
+	}
+	smsKey, err := sealer.Seal(cfg.APIKey)
+	if err != nil {
+		return err
+	}
+	for _, ch := range []struct {
+		cs     domain.ChannelSettings
+		sealed string
+	}{
+		{domain.ChannelSettings{Channel: domain.NotifySMS, Enabled: true, URL: cfg.APIURL + "/_sandbox/sms", SenderID: "DemoShop"}, smsKey},
+		{domain.ChannelSettings{Channel: domain.NotifyEmail, Enabled: true, Host: "127.0.0.1", Port: 2525, Security: "none",
+			From: "演示商户 <noreply@demo.example>"}, ""},
+		// The sandbox verifies in-app deliveries with the merchant's webhook secret.
+		{domain.ChannelSettings{Channel: domain.NotifyInApp, Enabled: true, URL: cfg.APIURL + "/_sandbox/inapp"}, secrets[0]},
+	} {
+		if err := store.SaveChannelSettings(ctx, merchantID, ch.cs, ch.sealed); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,7 +60,7 @@ func millionRowEnv(b *testing.B) (*env, domain.Merchant) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.app = web.New(web.Config{Backend: store, Secret: []byte("bench-secret-bench-secret-bench-secret"), Logger: log})
 	sealer, _ := domain.NewSealer(make([]byte, 32))
-	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: "http://bench"})
+	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: "http://bench", Notices: noQueue{}})
 	return e, m
 }
 
@@ -162,7 +163,7 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := web.New(web.Config{Backend: store, Secret: []byte("bench-secret-bench-secret-bench-secret"), Logger: log})
-	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: "http://bench"})
+	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: "http://bench", Notices: noQueue{}})
 	srv := httptest.NewServer(app.Echo)
 	defer srv.Close()
 	gen := domain.NewDemoGen(7)
@@ -266,3 +267,8 @@ func pgbenchInsertTPS(b *testing.B, dbURL string) float64 {
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return tps
 }
+
+// noQueue stands in for the job queue where benchmarks send no notices.
+type noQueue struct{}
+
+func (noQueue) EnqueueNotices(context.Context, *sql.Tx, int64, []int64) error { return nil }

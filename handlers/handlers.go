@@ -23,6 +23,7 @@ type Deps struct {
 	Sealer  *domain.Sealer
 	Log     *slog.Logger
 	BaseURL string
+	Notices NoticeQueue // inserts notification delivery jobs
 
 	banks *ttlCache[[]string] // filter menu values; set by Register
 }
@@ -59,6 +60,7 @@ func Register(d Deps) {
 	(&Import{d}).Routes()
 	(&Codes{d}).Routes()
 	(&Resolution{d}).Routes()
+	(&Notifications{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

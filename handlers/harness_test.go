@@ -20,6 +20,7 @@ import (
 	"paymend/db/dbtest"
 	"paymend/domain"
 	"paymend/handlers"
+	"paymend/jobs"
 	"paymend/web"
 )
 
@@ -60,6 +61,7 @@ type env struct {
 	m      map[string]domain.Merchant
 	users  map[string]domain.User // by e-mail
 	secret map[string]string      // merchant code → webhook secret
+	jobs   *jobs.Runner
 }
 
 type envOpt func(*web.Config)
@@ -92,7 +94,18 @@ func newEnvOn(t *testing.T, store *db.Store, opts ...envOpt) *env {
 	e.app = web.New(cfg)
 	e.srv = httptest.NewServer(e.app.Echo)
 	t.Cleanup(e.srv.Close)
-	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: e.srv.URL})
+	runner, err := jobs.Start(context.Background(), jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log,
+		Now: e.clock.Now, FetchPoll: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		runner.Stop(ctx)
+	})
+	e.jobs = runner
+	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: e.srv.URL, Notices: runner})
 	ctx := context.Background()
 	hash := testHash()
 	for _, code := range []string{"alpha", "beta"} {

@@ -136,6 +136,13 @@ func (h *Transactions) Show(c echo.Context) error {
 		CanAct: p.Role.AtLeast(domain.RoleOperator), IsAdmin: p.Role.AtLeast(domain.RoleAdmin),
 		Allowed: domain.AllowedActions(state), Remedy: domain.SuggestedRemedy(entry)}
 	v.Recommended, v.Hint = domain.RecommendedAction(state, entry)
+	if v.CanAct && tx.FailedAt != nil {
+		nf, err := (&Notifications{h.Deps}).noticeForm(c, tx, "", "")
+		if err != nil {
+			return err
+		}
+		v.Notice = &nf
+	}
 	return web.Render(c, http.StatusOK, views.TransactionPage(web.Shell(c, "transactions", tx.PlatformID), v), nil)
 }
 

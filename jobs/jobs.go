@@ -8,20 +8,23 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"paymend/db"
+	"paymend/domain"
 )
 
 // Config is what the workers need.
 type Config struct {
-	DB    *sql.DB
-	Store *db.Store
-	Log   *slog.Logger
-	Now   func() time.Time
+	DB     *sql.DB
+	Store  *db.Store
+	Sealer *domain.Sealer
+	Log    *slog.Logger
+	Now    func() time.Time
 	// FetchPoll is how often idle workers look for jobs (default 500 ms).
 	FetchPoll time.Duration
 }
@@ -43,6 +46,8 @@ func (r *Runner) Stop(ctx context.Context) {
 func workers(cfg Config) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &NotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now,
+		http: &http.Client{Timeout: 15 * time.Second}})
 	return w
 }
 

@@ -40,6 +40,7 @@ type NavItem struct {
 var Nav = []NavItem{
 	{"overview", "/", "nav.overview", domain.RoleViewer},
 	{"transactions", "/transactions", "nav.transactions", domain.RoleViewer},
+	{"notifications", "/notifications", "nav.notifications", domain.RoleViewer},
 	{"codes", "/codes", "nav.codes", domain.RoleViewer},
 	{"users", "/users", "nav.users", domain.RoleAdmin},
 	{"audit", "/audit", "nav.audit", domain.RoleAdmin},

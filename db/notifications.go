@@ -1,0 +1,198 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"paymend/domain"
+)
+
+// ChannelSettings returns the merchant's settings for every configured channel.
+// Secret holds the sealed secret; the caller opens it only to send.
+func (s *Store) ChannelSettings(ctx context.Context, merchantID int64) ([]domain.ChannelSettings, error) {
+	const q = `SELECT channel, enabled, config, secret_sealed FROM notification_channels
+		WHERE merchant_id = $1 ORDER BY channel`
+	rows, err := s.x.QueryxContext(ctx, q, merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("db: channel settings: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []domain.ChannelSettings
+	for rows.Next() {
+		var cs domain.ChannelSettings
+		var cfg []byte
+		if err := rows.Scan(&cs.Channel, &cs.Enabled, &cfg, &cs.Secret); err != nil {
+			return nil, fmt.Errorf("db: channel settings: %w", err)
+		}
+		if err := json.Unmarshal(cfg, &cs); err != nil {
+			return nil, fmt.Errorf("db: channel settings %s: %w", cs.Channel, err)
+		}
+		out = append(out, cs)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// SaveChannelSettings stores one channel's settings; sealedSecret "" keeps the
+// stored secret.
+func (s *Store) SaveChannelSettings(ctx context.Context, merchantID int64, cs domain.ChannelSettings, sealedSecret string) error {
+	cfg, err := json.Marshal(cs)
+	if err != nil {
+		return err
+	}
+	const q = `INSERT INTO notification_channels (merchant_id, channel, enabled, config, secret_sealed, updated_at)
+		VALUES ($1, $2, $3, $4, $5, now())
+		ON CONFLICT (merchant_id, channel) DO UPDATE SET enabled = EXCLUDED.enabled, config = EXCLUDED.config,
+			secret_sealed = CASE WHEN EXCLUDED.secret_sealed = '' THEN notification_channels.secret_sealed
+				ELSE EXCLUDED.secret_sealed END, updated_at = now()`
+	if _, err := s.x.ExecContext(ctx, q, merchantID, string(cs.Channel), cs.Enabled, string(cfg), sealedSecret); err != nil {
+		return fmt.Errorf("db: save channel %s: %w", cs.Channel, mapErr(err))
+	}
+	return nil
+}
+
+// NewNotification is a notice to queue.
+type NewNotification struct {
+	TransactionID   int64
+	Channel         domain.NotifyChannel
+	TemplateKey     string
+	Lang            string
+	RecipientMasked string
+	Subject, Body   string
+	CreatedBy       string
+}
+
+// QueueNotifications inserts notices in state queued and returns the ids of those
+// created; a notice repeating a template already used for the payment on that
+// channel is skipped (the caller counts the difference). Use inside the transaction
+// that also inserts the delivery jobs.
+func (s *Store) QueueNotifications(ctx context.Context, merchantID int64, ns []NewNotification) ([]int64, error) {
+	if len(ns) == 0 {
+		return nil, nil
+	}
+	var b strings.Builder
+	args := []any{merchantID}
+	b.WriteString(`INSERT INTO notifications (merchant_id, transaction_id, channel, template_key, lang,
+		recipient_masked, subject, body, created_by) SELECT $1, t.id, v.channel, v.template_key, v.lang,
+		v.recipient_masked, v.subject, v.body, v.created_by FROM (VALUES `)
+	for i, n := range ns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		k := len(args)
+		fmt.Fprintf(&b, "($%d::bigint, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8)
+		args = append(args, n.TransactionID, string(n.Channel), n.TemplateKey, n.Lang, n.RecipientMasked, n.Subject, n.Body, n.CreatedBy)
+	}
+	// The join keeps every notice inside the merchant: an id of another merchant's
+	// payment matches nothing.
+	b.WriteString(`) AS v (transaction_id, channel, template_key, lang, recipient_masked, subject, body, created_by)
+		JOIN transactions t ON t.merchant_id = $1 AND t.id = v.transaction_id
+		ON CONFLICT (merchant_id, transaction_id, channel, template_key) DO NOTHING RETURNING id`)
+	var ids []int64
+	if err := sqlxSelect(ctx, s, &ids, b.String(), args...); err != nil {
+		return nil, fmt.Errorf("db: queue notifications: %w", err)
+	}
+	return ids, nil
+}
+
+const noticeCols = `n.id, n.merchant_id, n.transaction_id, n.channel, n.template_key, n.lang, n.recipient_masked,
+	n.subject, n.body, n.state, n.attempts, n.last_error, n.provider_id, n.response, n.created_by, n.created_at,
+	n.updated_at, n.sent_at, t.platform_id`
+
+// Notification returns one notice.
+func (s *Store) Notification(ctx context.Context, merchantID, id int64) (domain.Notification, error) {
+	q := `SELECT ` + noticeCols + ` FROM notifications n JOIN transactions t ON t.id = n.transaction_id
+		WHERE n.merchant_id = $1 AND n.id = $2`
+	var n domain.Notification
+	if err := s.x.QueryRowxContext(ctx, q, merchantID, id).StructScan(&n); err != nil {
+		return n, fmt.Errorf("db: notification %d: %w", id, mapErr(err))
+	}
+	return n, nil
+}
+
+// ClaimNotification marks a queued notice as being sent and counts the attempt. A
+// notice already sent or failed is ErrConflict: its job has nothing left to do.
+func (s *Store) ClaimNotification(ctx context.Context, merchantID, id int64) (domain.Notification, error) {
+	const q = `UPDATE notifications SET state = 'sending', attempts = attempts + 1, updated_at = now()
+		WHERE merchant_id = $1 AND id = $2 AND state IN ('queued', 'sending') RETURNING id`
+	var got int64
+	if err := s.x.QueryRowxContext(ctx, q, merchantID, id).Scan(&got); err != nil {
+		if mapErr(err) == ErrNotFound {
+			return domain.Notification{}, ErrConflict
+		}
+		return domain.Notification{}, fmt.Errorf("db: claim notification %d: %w", id, mapErr(err))
+	}
+	return s.Notification(ctx, merchantID, id)
+}
+
+// FinishNotification records a notice's outcome (sent, failed, or back to queued
+// for a retry) and, for a final outcome, puts it on the payment's timeline.
+func (s *Store) FinishNotification(ctx context.Context, merchantID int64, n domain.Notification, state, providerID, response, lastErr string, now time.Time) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		const q = `UPDATE notifications SET state = $3, provider_id = $4, response = $5, last_error = $6,
+				sent_at = CASE WHEN $3 = 'sent' THEN $7::timestamptz ELSE sent_at END, updated_at = $7
+			WHERE merchant_id = $1 AND id = $2 AND state = 'sending'`
+		res, err := tx.x.ExecContext(ctx, q, merchantID, n.ID, state, providerID, response, lastErr, now)
+		if err != nil {
+			return fmt.Errorf("db: finish notification %d: %w", n.ID, mapErr(err))
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return ErrConflict
+		}
+		if state != domain.NoticeSent && state != domain.NoticeFailed {
+			return nil
+		}
+		d, _ := json.Marshal(map[string]any{"notification_id": n.ID, "channel": n.Channel, "to": n.RecipientMasked,
+			"template": n.TemplateKey, "error": lastErr})
+		return tx.AppendTimeline(ctx, merchantID, n.TransactionID, domain.TimelineEntry{At: now, Kind: "notification." + state,
+			Actor: "system", Summary: fmt.Sprintf("%s notice %d %s to %s", n.Channel, n.ID, state, n.RecipientMasked), Details: d})
+	})
+}
+
+// NoticeFilter narrows the notifications list.
+type NoticeFilter struct {
+	State, Channel string
+	TransactionID  int64
+	Cursor         domain.Cursor
+	Limit          int
+}
+
+// Notifications lists the merchant's notices newest first, keyset paged.
+func (s *Store) Notifications(ctx context.Context, merchantID int64, f NoticeFilter) ([]domain.Notification, domain.Cursor, error) {
+	where := []string{"n.merchant_id = $1"}
+	args := []any{merchantID}
+	add := func(cond string, v ...any) {
+		for _, x := range v {
+			args = append(args, x)
+			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(args)), 1)
+		}
+		where = append(where, cond)
+	}
+	if f.State != "" {
+		add("n.state = ?", f.State)
+	}
+	if f.Channel != "" {
+		add("n.channel = ?", f.Channel)
+	}
+	if f.TransactionID != 0 {
+		add("n.transaction_id = ?", f.TransactionID)
+	}
+	if !f.Cursor.IsZero() {
+		add("(n.created_at, n.id) < (?, ?)", f.Cursor.At, f.Cursor.ID)
+	}
+	limit := clampLimit(f.Limit)
+	q := `SELECT ` + noticeCols + ` FROM notifications n JOIN transactions t ON t.id = n.transaction_id WHERE ` +
+		strings.Join(where, " AND ") + fmt.Sprintf(" ORDER BY n.created_at DESC, n.id DESC LIMIT %d", limit+1)
+	var out []domain.Notification
+	if err := sqlxSelect(ctx, s, &out, q, args...); err != nil {
+		return nil, domain.Cursor{}, fmt.Errorf("db: notifications: %w", err)
+	}
+	var next domain.Cursor
+	if len(out) > limit {
+		out = out[:limit]
+		next = domain.Cursor{At: out[len(out)-1].CreatedAt, ID: out[len(out)-1].ID}
+	}
+	return out, next, nil
+}

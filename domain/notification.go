@@ -1,0 +1,50 @@
+package domain
+
+import "time"
+
+// Notification is one notice to a customer about a payment, and what became of it.
+type Notification struct {
+	ID              int64         `db:"id"`
+	MerchantID      int64         `db:"merchant_id"`
+	TransactionID   int64         `db:"transaction_id"`
+	Channel         NotifyChannel `db:"channel"`
+	TemplateKey     string        `db:"template_key"`
+	Lang            string        `db:"lang"`
+	RecipientMasked string        `db:"recipient_masked"`
+	Subject         string        `db:"subject"`
+	Body            string        `db:"body"`
+	State           string        `db:"state"`
+	Attempts        int           `db:"attempts"`
+	LastError       string        `db:"last_error"`
+	ProviderID      string        `db:"provider_id"`
+	Response        string        `db:"response"`
+	CreatedBy       string        `db:"created_by"`
+	CreatedAt       time.Time     `db:"created_at"`
+	UpdatedAt       time.Time     `db:"updated_at"`
+	SentAt          *time.Time    `db:"sent_at"`
+	PlatformID      string        `db:"platform_id"` // the payment's platform id, for lists
+}
+
+// Notification states.
+const (
+	NoticeQueued  = "queued"
+	NoticeSending = "sending"
+	NoticeSent    = "sent"
+	NoticeFailed  = "failed"
+)
+
+// ChannelSettings are a merchant's settings for one notification channel. Secret is
+// the password (SMTP), API key (SMS) or signing secret (in-app), plaintext only in
+// memory.
+type ChannelSettings struct {
+	Channel  NotifyChannel `json:"-"`
+	Enabled  bool          `json:"-"`
+	Host     string        `json:"host,omitempty"`
+	Port     int           `json:"port,omitempty"`
+	Security string        `json:"security,omitempty"` // none, starttls, tls
+	Username string        `json:"username,omitempty"`
+	From     string        `json:"from,omitempty"`
+	URL      string        `json:"url,omitempty"`
+	SenderID string        `json:"sender_id,omitempty"`
+	Secret   string        `json:"-"`
+}

@@ -1,0 +1,316 @@
+package handlers
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"paymend/db"
+	"paymend/domain"
+	"paymend/views"
+	"paymend/web"
+)
+
+// NoticeQueue inserts delivery jobs inside the transaction that created the
+// notices. jobs.Runner implements it; main wires it in.
+type NoticeQueue interface {
+	EnqueueNotices(ctx context.Context, tx *sql.Tx, merchantID int64, ids []int64) error
+}
+
+// Notifications tells customers that a payment did not go through.
+type Notifications struct{ Deps }
+
+// sendChannels are the channels a notice can go out on from the console.
+var sendChannels = []domain.NotifyChannel{domain.NotifySMS, domain.NotifyEmail, domain.NotifyInApp}
+
+// Routes registers sending (operators) and the notices list (everyone).
+func (h *Notifications) Routes() {
+	op := web.RequireRole(domain.RoleOperator)
+	h.App.Console.GET("/notifications", h.List)
+	h.App.Console.GET("/transactions/:id/notify/preview", h.Preview, op)
+	h.App.Console.POST("/transactions/:id/notify", h.Send, op)
+	h.App.API.POST("/notifications", h.APICreate)
+	h.App.API.GET("/notifications/:id", h.APIGet)
+}
+
+// draft is a notice rendered for one payment, not yet stored.
+type draft struct {
+	db.NewNotification
+	Segments int
+	Chars    int
+}
+
+// errNoContact means the payment has no contact for the channel.
+var errNoContact = errors.New("no contact for this channel")
+
+// render picks the template for the payment's code on ch (or the named one) and
+// renders it in lang.
+func (d Deps) render(ctx context.Context, m domain.Merchant, cat *domain.Catalog, tx domain.Transaction, ch domain.NotifyChannel, templateKey, lang, actor string) (draft, error) {
+	entry := cat.Lookup(tx.Code)
+	ts := domain.DefaultTemplates()
+	tm := domain.SelectTemplate(ts, ch, entry)
+	if templateKey != "" {
+		tm = domain.MessageTemplate{}
+		for _, t := range ts {
+			if t.Key == templateKey && t.Channel == ch {
+				tm = t
+			}
+		}
+	}
+	if tm.Key == "" {
+		return draft{}, fmt.Errorf("no template %q for %s", templateKey, ch)
+	}
+	var to string
+	switch ch {
+	case domain.NotifySMS:
+		to = tx.PhoneMasked
+	case domain.NotifyEmail:
+		to = tx.EmailMasked
+	case domain.NotifyInApp:
+		to = tx.CustomerRef
+	}
+	if to == "" {
+		return draft{}, errNoContact
+	}
+	v := domain.MessageVarsFor(lang, entry, tx.Money(), tx.OccurredAt, m.Location())
+	v.CustomerName, v.OrderID, v.MerchantName = tx.CustomerName, tx.OrderID, m.Name
+	subject, body, err := domain.RenderMessage(tm, lang, v)
+	if err != nil {
+		return draft{}, err
+	}
+	out := draft{NewNotification: db.NewNotification{TransactionID: tx.ID, Channel: ch, TemplateKey: tm.Key, Lang: lang,
+		RecipientMasked: to, Subject: subject, Body: body, CreatedBy: actor}}
+	if ch == domain.NotifySMS {
+		out.Chars, out.Segments = domain.SMSSegments(body)
+	}
+	return out, nil
+}
+
+// queue stores notices and their delivery jobs in one transaction and returns the
+// ids created (a template already sent for a payment on a channel is skipped).
+func (d Deps) queue(ctx context.Context, merchantID int64, ns []db.NewNotification) ([]int64, error) {
+	var ids []int64
+	err := d.Store.InTx(ctx, func(tx *db.Store) error {
+		var err error
+		if ids, err = tx.QueueNotifications(ctx, merchantID, ns); err != nil {
+			return err
+		}
+		return d.Notices.EnqueueNotices(ctx, tx.Tx(), merchantID, ids)
+	})
+	return ids, err
+}
+
+func parseChannel(s string) (domain.NotifyChannel, bool) {
+	for _, c := range sendChannels {
+		if string(c) == s {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// customerLang is the language a notice is written in: the form's choice, else zh-CN.
+func customerLang(s string) string {
+	if s == "en" {
+		return "en"
+	}
+	return "zh-CN"
+}
+
+// Preview renders the notice the operator is about to send (htmx fragment).
+func (h *Notifications) Preview(c echo.Context) error {
+	tx, err := h.loadTx(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.noticeForm(c, tx, c.QueryParam("channel"), c.QueryParam("lang"))
+	if err != nil {
+		return err
+	}
+	return web.Render(c, http.StatusOK, views.NoticePreview(v), views.NoticePreview(v))
+}
+
+func (h *Notifications) noticeForm(c echo.Context, tx domain.Transaction, channel, lang string) (views.NoticeForm, error) {
+	p := web.MustPrincipal(c)
+	cat, err := h.catalog(c)
+	if err != nil {
+		return views.NoticeForm{}, err
+	}
+	ch, ok := parseChannel(channel)
+	if !ok {
+		ch = domain.NotifySMS
+		if tx.PhoneMasked == "" {
+			ch = domain.NotifyEmail
+		}
+	}
+	v := views.NoticeForm{TxID: tx.ID, Channel: ch, Lang: customerLang(lang), Channels: sendChannels}
+	d, err := h.render(c.Request().Context(), p.Merchant, cat, tx, ch, "", v.Lang, p.Actor())
+	switch {
+	case errors.Is(err, errNoContact):
+		v.Error = web.T(c, "notice.err.no_contact")
+	case err != nil:
+		return v, err
+	default:
+		v.To, v.Subject, v.Body, v.Template, v.Segments, v.Chars = d.RecipientMasked, d.Subject, d.Body, d.TemplateKey, d.Segments, d.Chars
+	}
+	return v, nil
+}
+
+// Send queues one notice for the payment; delivery is a job, never this request.
+func (h *Notifications) Send(c echo.Context) error {
+	tx, err := h.loadTx(c)
+	if err != nil {
+		return err
+	}
+	ch, ok := parseChannel(c.FormValue("channel"))
+	if !ok {
+		return web.Fail(http.StatusUnprocessableEntity, "invalid_channel", "notice.err.channel")
+	}
+	p := web.MustPrincipal(c)
+	cat, err := h.catalog(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	d, err := h.render(ctx, p.Merchant, cat, tx, ch, "", customerLang(c.FormValue("lang")), p.Actor())
+	if errors.Is(err, errNoContact) {
+		return web.Fail(http.StatusUnprocessableEntity, "no_contact", "notice.err.no_contact")
+	}
+	if err != nil {
+		return err
+	}
+	ids, err := h.queue(ctx, p.Merchant.ID, []db.NewNotification{d.NewNotification})
+	if err != nil {
+		return err
+	}
+	back := "/transactions/" + strconv.FormatInt(tx.ID, 10)
+	if len(ids) == 0 {
+		web.AddFlash(c, "info", web.T(c, "notice.already"))
+		return web.Redirect(c, back)
+	}
+	h.audit(c, "notification.queue", tx.PlatformID, domain.AuditOK, map[string]any{"channel": ch, "template": d.TemplateKey})
+	web.AddFlash(c, "ok", web.T(c, "notice.queued", d.RecipientMasked))
+	return web.Redirect(c, back)
+}
+
+// List shows notices newest first with their state, filtered by state and channel.
+func (h *Notifications) List(c echo.Context) error {
+	q := c.QueryParams()
+	f := db.NoticeFilter{State: q.Get("state"), Channel: q.Get("channel")}
+	v := views.NoticesView{Query: q}
+	status := http.StatusOK
+	cur, err := domain.DecodeCursor(q.Get("cursor"))
+	okState := f.State == "" || f.State == domain.NoticeQueued || f.State == domain.NoticeSending || f.State == domain.NoticeSent || f.State == domain.NoticeFailed
+	_, okCh := parseChannel(f.Channel)
+	if err != nil || !okState || (f.Channel != "" && !okCh) {
+		status, v.Error = http.StatusBadRequest, web.T(c, "error.bad_filter")
+	} else {
+		f.Cursor = cur
+		rows, next, err := h.Store.Notifications(c.Request().Context(), web.MerchantID(c), f)
+		if err != nil {
+			return err
+		}
+		v.Rows, v.Next = rows, next.Encode()
+	}
+	shell := web.Shell(c, "notifications", web.T(c, "notice.title"))
+	return web.Render(c, status, views.NoticesPage(shell, v), views.NoticesTable(shell, v))
+}
+
+// noticeJSON is a notification as the API shows it.
+type noticeJSON struct {
+	ID            int64   `json:"id"`
+	TransactionID string  `json:"transaction_id"`
+	Channel       string  `json:"channel"`
+	Template      string  `json:"template"`
+	To            string  `json:"to"`
+	State         string  `json:"state"`
+	Reason        string  `json:"reason,omitempty"`
+	Attempts      int     `json:"attempts"`
+	CreatedAt     string  `json:"created_at"`
+	SentAt        *string `json:"sent_at,omitempty"`
+}
+
+func toNoticeJSON(n domain.Notification) noticeJSON {
+	out := noticeJSON{ID: n.ID, TransactionID: n.PlatformID, Channel: string(n.Channel), Template: n.TemplateKey,
+		To: n.RecipientMasked, State: n.State, Reason: n.LastError, Attempts: n.Attempts,
+		CreatedAt: n.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
+	if n.SentAt != nil {
+		s := n.SentAt.UTC().Format("2006-01-02T15:04:05Z")
+		out.SentAt = &s
+	}
+	return out
+}
+
+// APICreate answers POST /api/v1/notifications with 202 and the queued notice.
+func (h *Notifications) APICreate(c echo.Context) error {
+	var req struct {
+		TransactionID string `json:"transaction_id"`
+		Channel       string `json:"channel"`
+		Template      string `json:"template"`
+		Lang          string `json:"lang"`
+	}
+	if err := c.Bind(&req); err != nil {
+		return web.Fail(http.StatusBadRequest, "invalid_json", "error.bad_request")
+	}
+	ch, ok := parseChannel(req.Channel)
+	if !ok {
+		return web.Fail(http.StatusUnprocessableEntity, "invalid_channel", "notice.err.channel")
+	}
+	if req.TransactionID == "" || !validText(req.TransactionID, 64) || !validText(req.Template, 64) {
+		return web.Fail(http.StatusUnprocessableEntity, "invalid_transaction", "error.not_found")
+	}
+	p := web.MustPrincipal(c)
+	ctx := c.Request().Context()
+	tx, err := h.Store.TransactionByPlatformID(ctx, p.Merchant.ID, req.TransactionID)
+	if errors.Is(err, db.ErrNotFound) {
+		return web.Fail(http.StatusNotFound, "not_found", "error.not_found")
+	}
+	if err != nil {
+		return err
+	}
+	cat, err := h.catalog(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.render(ctx, p.Merchant, cat, tx, ch, req.Template, customerLang(req.Lang), p.Actor())
+	if errors.Is(err, errNoContact) {
+		return web.Fail(http.StatusUnprocessableEntity, "no_contact", "notice.err.no_contact")
+	}
+	if err != nil {
+		return web.Fail(http.StatusUnprocessableEntity, "invalid_template", "notice.err.template")
+	}
+	ids, err := h.queue(ctx, p.Merchant.ID, []db.NewNotification{d.NewNotification})
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return web.Fail(http.StatusConflict, "already_sent", "notice.already")
+	}
+	n, err := h.Store.Notification(ctx, p.Merchant.ID, ids[0])
+	if err != nil {
+		return err
+	}
+	h.audit(c, "notification.queue", tx.PlatformID, domain.AuditOK, map[string]any{"channel": ch, "template": d.TemplateKey})
+	return c.JSON(http.StatusAccepted, toNoticeJSON(n))
+}
+
+// APIGet answers GET /api/v1/notifications/{id}.
+func (h *Notifications) APIGet(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return web.Fail(http.StatusNotFound, "not_found", "error.not_found")
+	}
+	n, err := h.Store.Notification(c.Request().Context(), web.MerchantID(c), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return web.Fail(http.StatusNotFound, "not_found", "error.not_found")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toNoticeJSON(n))
+}
