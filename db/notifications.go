@@ -69,6 +69,19 @@ type NewNotification struct {
 // channel is skipped (the caller counts the difference). Use inside the transaction
 // that also inserts the delivery jobs.
 func (s *Store) QueueNotifications(ctx context.Context, merchantID int64, ns []NewNotification) ([]int64, error) {
+	var ids []int64
+	// PostgreSQL takes at most 65,535 parameters per statement: 1,000 notices each.
+	for start := 0; start < len(ns); start += 1000 {
+		got, err := s.queueNotifications(ctx, merchantID, ns[start:min(start+1000, len(ns))])
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+func (s *Store) queueNotifications(ctx context.Context, merchantID int64, ns []NewNotification) ([]int64, error) {
 	if len(ns) == 0 {
 		return nil, nil
 	}

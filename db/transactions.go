@@ -348,6 +348,16 @@ func (s *Store) TransactionByPlatformID(ctx context.Context, merchantID int64, p
 	return t, nil
 }
 
+// TransactionsByID loads the merchant's transactions among ids (others' are absent).
+func (s *Store) TransactionsByID(ctx context.Context, merchantID int64, ids []int64) ([]domain.Transaction, error) {
+	const q = `SELECT ` + txCols + ` FROM transactions WHERE merchant_id = $1 AND id = ANY($2) ORDER BY occurred_at DESC, id DESC`
+	var out []domain.Transaction
+	if err := sqlxSelect(ctx, s, &out, q, merchantID, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("db: transactions by id: %w", err)
+	}
+	return out, nil
+}
+
 // SealedContact returns a transaction's sealed phone and e-mail, for the few actions
 // that must reach the customer.
 func (s *Store) SealedContact(ctx context.Context, merchantID, id int64) (phone, email string, err error) {

@@ -292,3 +292,60 @@ func TestBrowserAdminPagesRender(t *testing.T) {
 		}
 	}
 }
+
+func TestBrowserBulkSMSToThreeCustomers(t *testing.T) {
+	e := newEnv(t)
+	side := e.customerSide("alpha")
+	now := e.clock.Now()
+	for i := 0; i < 4; i++ {
+		tx := fmt.Sprintf("TSMS%d", i)
+		e.deliver("alpha", event("evt_"+tx, "payment.failed", tx, func(d map[string]any) {
+			d["occurred_at"] = now.Add(-time.Duration(i) * time.Minute).Format(time.RFC3339)
+			d["customer"] = map[string]any{"id": fmt.Sprintf("C%d", i), "name": "客户", "phone": fmt.Sprintf("+861380013800%d", i)}
+		}), now).Body.Close()
+	}
+	ctx := newBrowser(t, 1366, 900)
+	do(t, ctx,
+		chromedp.Navigate(e.srv.URL+"/login?next=/transactions"),
+		keys("#email", "operator@alpha.test"),
+		keys("#password", testPassword),
+		clickAndLoad(sel("login-submit")),
+		visible(sel("tx-table")),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('[data-testid="tx-select"]')].slice(0, 3).forEach(b => b.click())`),
+		chromedp.SetValue(chromedp.CSS(sel("bulk-channel")), "sms"),
+		shot("bulk-select"),
+		clickAndLoad(sel("bulk-notify")),
+		visible(sel("bulk-confirm")),
+		shot("bulk-confirm"),
+	)
+	if n := text(t, ctx, sel("bulk-reachable")+" .kpi-value"); n != "3" {
+		t.Fatalf("confirmation says %s reachable", n)
+	}
+	do(t, ctx, clickAndLoad(sel("bulk-confirm-send")), visible(sel("tx-table")))
+	// Each of the three timelines shows the notice sent, once the worker has run.
+	rows, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="tx-link"]')].slice(0, 3).map(a => a.href)`))
+	for _, href := range rows {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			do(t, ctx, chromedp.Navigate(href), visible(sel("tx-timeline")))
+			kinds, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="timeline-entry"]')].map(e => e.dataset.kind)`))
+			if strings.Contains(strings.Join(kinds, ","), "notification.sent") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: timeline %v", href, kinds)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	do(t, ctx, shot("notice-sent-timeline"))
+	sms := 0
+	for _, m := range received(t, side) {
+		if m.Channel == "sms" {
+			sms++
+		}
+	}
+	if sms != 3 {
+		t.Fatalf("customers received %d SMS", sms)
+	}
+}

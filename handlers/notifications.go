@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -34,6 +35,7 @@ func (h *Notifications) Routes() {
 	h.App.Console.GET("/notifications", h.List)
 	h.App.Console.GET("/transactions/:id/notify/preview", h.Preview, op)
 	h.App.Console.POST("/transactions/:id/notify", h.Send, op)
+	h.App.Console.POST("/transactions/bulk-notify", h.BulkNotify, op)
 	h.App.API.POST("/notifications", h.APICreate)
 	h.App.API.GET("/notifications/:id", h.APIGet)
 }
@@ -313,4 +315,88 @@ func (h *Notifications) APIGet(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, toNoticeJSON(n))
+}
+
+// maxBulkNotices bounds one bulk send.
+const maxBulkNotices = 10_000
+
+// BulkNotify sends one channel's notice to the customers of many failed payments:
+// the ticked ones, or (all=1) every payment matching the list's filter, up to
+// 10,000. The first post shows what would be sent; the second (confirm=1) queues.
+func (h *Notifications) BulkNotify(c echo.Context) error {
+	p := web.MustPrincipal(c)
+	ctx := c.Request().Context()
+	back := web.SafeBack(c.FormValue("back"))
+	ch, ok := parseChannel(c.FormValue("channel"))
+	if !ok {
+		return web.Fail(http.StatusUnprocessableEntity, "invalid_channel", "notice.err.channel")
+	}
+	cat, err := h.catalog(c)
+	if err != nil {
+		return err
+	}
+	var txs []domain.Transaction
+	form, _ := c.FormParams()
+	if c.FormValue("all") == "1" {
+		u, _ := url.Parse(back)
+		tq := parseTxQuery(u.Query(), p.Merchant, cat, "failed")
+		if len(tq.Errors) > 0 {
+			return web.Fail(http.StatusBadRequest, "invalid_filter", tq.Errors[0].Key)
+		}
+		tq.Filter.Cursor = domain.Cursor{}
+		err = h.Store.EachTransaction(ctx, p.Merchant.ID, tq.Filter, maxBulkNotices, func(t domain.Transaction) error {
+			txs = append(txs, t)
+			return nil
+		})
+	} else {
+		var ids []int64
+		for _, s := range form["ids"] {
+			if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > maxBulkNotices {
+			ids = ids[:maxBulkNotices]
+		}
+		txs, err = h.Store.TransactionsByID(ctx, p.Merchant.ID, ids)
+	}
+	if err != nil {
+		return err
+	}
+	lang := customerLang(c.FormValue("lang"))
+	v := views.BulkNoticeView{Channel: ch, Lang: lang, Back: back, All: c.FormValue("all") == "1", Selected: len(txs)}
+	var drafts []db.NewNotification
+	customers := map[string]bool{}
+	for _, t := range txs {
+		if t.FailedAt == nil {
+			v.NotFailed++
+			continue
+		}
+		d, err := h.render(ctx, p.Merchant, cat, t, ch, "", lang, p.Actor())
+		if errors.Is(err, errNoContact) {
+			v.NoContact++
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		drafts = append(drafts, d.NewNotification)
+		customers[t.CustomerRef] = true
+		v.IDs = append(v.IDs, t.ID)
+		if v.Sample == "" {
+			v.Sample = d.Body
+		}
+	}
+	v.Reachable, v.Customers = len(drafts), len(customers)
+	if c.FormValue("confirm") != "1" {
+		return web.Render(c, http.StatusOK, views.BulkNoticePage(web.Shell(c, "transactions", web.T(c, "notice.bulk_title")), v), nil)
+	}
+	ids, err := h.queue(ctx, p.Merchant.ID, drafts)
+	if err != nil {
+		return err
+	}
+	h.audit(c, "notification.bulk", string(ch), domain.AuditOK, map[string]any{"selected": len(txs),
+		"queued": len(ids), "no_contact": v.NoContact, "already": len(drafts) - len(ids)})
+	web.AddFlash(c, "ok", web.T(c, "notice.bulk_done", len(ids), len(drafts)-len(ids), v.NoContact))
+	return web.Redirect(c, back)
 }

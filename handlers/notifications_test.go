@@ -17,6 +17,7 @@ import (
 
 	"paymend/db"
 	"paymend/domain"
+	"paymend/jobs"
 	"paymend/platform/sandbox"
 )
 
@@ -238,3 +239,37 @@ func TestNotificationsAPI(t *testing.T) {
 }
 
 func dbNoticeFilter(txID int64) db.NoticeFilter { return db.NoticeFilter{TransactionID: txID} }
+
+// TestNoticeSurvivesACrashBeforeSending queues a notice while no worker runs (the
+// process died right after the commit), then starts workers as a restart would:
+// the notice is delivered exactly once.
+func TestNoticeSurvivesACrashBeforeSending(t *testing.T) {
+	e := newEnv(t)
+	side := e.customerSide("alpha")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	e.jobs.Stop(stopCtx) // the crash: nothing will work the job
+	cancel()
+	e.deliver("alpha", event("evt_crash", "payment.failed", "TCRASH", nil), e.clock.Now()).Body.Close()
+	ctx := context.Background()
+	tx, _ := e.store.TransactionByPlatformID(ctx, e.m["alpha"].ID, "TCRASH")
+	c := e.login("operator@alpha.test")
+	e.post(c, fmt.Sprintf("/transactions/%d/notify", tx.ID), url.Values{"channel": {"sms"}}).Body.Close()
+	time.Sleep(500 * time.Millisecond)
+	rows, _, _ := e.store.Notifications(ctx, e.m["alpha"].ID, dbNoticeFilter(tx.ID))
+	if len(rows) != 1 || rows[0].State != domain.NoticeQueued || len(received(t, side)) != 0 {
+		t.Fatalf("before restart: %+v", rows)
+	}
+	restarted, err := jobs.Start(ctx, jobs.Config{DB: e.store.DB().DB, Store: e.store, Sealer: e.sealer,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FetchPoll: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Stop(ctx)
+	if got := e.waitNotice(rows[0].ID); got.State != domain.NoticeSent || got.Attempts != 1 {
+		t.Fatalf("after restart: %s, %d attempts", got.State, got.Attempts)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(received(t, side)); n != 1 {
+		t.Fatalf("customer received %d messages", n)
+	}
+}
