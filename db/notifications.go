@@ -125,43 +125,60 @@ func (s *Store) Notification(ctx context.Context, merchantID, id int64) (domain.
 	return n, nil
 }
 
-// ClaimNotification marks a queued notice as being sent and counts the attempt. A
-// notice already sent or failed is ErrConflict: its job has nothing left to do.
-func (s *Store) ClaimNotification(ctx context.Context, merchantID, id int64) (domain.Notification, error) {
-	const q = `UPDATE notifications SET state = 'sending', attempts = attempts + 1, updated_at = now()
-		WHERE merchant_id = $1 AND id = $2 AND state IN ('queued', 'sending') RETURNING id`
-	var got int64
-	if err := s.x.QueryRowxContext(ctx, q, merchantID, id).Scan(&got); err != nil {
+// NoticeDelivery is what a worker needs to send one notice: the notice and the
+// payment's recipient data (sealed).
+type NoticeDelivery struct {
+	domain.Notification
+	CustomerRef string `db:"customer_ref"`
+	PhoneSealed string `db:"phone_sealed"`
+	EmailSealed string `db:"email_sealed"`
+}
+
+// ClaimNotification marks a queued notice as being sent, counts the attempt and
+// returns it with the payment's sealed contact, in one statement. A notice already
+// sent or failed is ErrConflict: its job has nothing left to do.
+func (s *Store) ClaimNotification(ctx context.Context, merchantID, id int64) (NoticeDelivery, error) {
+	const q = `WITH n AS (
+			UPDATE notifications SET state = 'sending', attempts = attempts + 1, updated_at = now()
+			WHERE merchant_id = $1 AND id = $2 AND state IN ('queued', 'sending')
+			RETURNING *)
+		SELECT ` + noticeCols + `, t.customer_ref, t.phone_sealed, t.email_sealed
+		FROM n JOIN transactions t ON t.merchant_id = n.merchant_id AND t.id = n.transaction_id`
+	var d NoticeDelivery
+	if err := s.x.QueryRowxContext(ctx, q, merchantID, id).StructScan(&d); err != nil {
 		if mapErr(err) == ErrNotFound {
-			return domain.Notification{}, ErrConflict
+			return d, ErrConflict
 		}
-		return domain.Notification{}, fmt.Errorf("db: claim notification %d: %w", id, mapErr(err))
+		return d, fmt.Errorf("db: claim notification %d: %w", id, mapErr(err))
 	}
-	return s.Notification(ctx, merchantID, id)
+	return d, nil
 }
 
 // FinishNotification records a notice's outcome (sent, failed, or back to queued
-// for a retry) and, for a final outcome, puts it on the payment's timeline.
+// for a retry) and, for a final outcome, puts it on the payment's timeline, in one
+// statement.
 func (s *Store) FinishNotification(ctx context.Context, merchantID int64, n domain.Notification, state, providerID, response, lastErr string, now time.Time) error {
-	return s.InTx(ctx, func(tx *Store) error {
-		const q = `UPDATE notifications SET state = $3, provider_id = $4, response = $5, last_error = $6,
+	d, _ := json.Marshal(map[string]any{"notification_id": n.ID, "channel": n.Channel, "to": n.RecipientMasked,
+		"template": n.TemplateKey, "error": lastErr})
+	const q = `WITH u AS (
+			UPDATE notifications SET state = $3, provider_id = $4, response = $5, last_error = $6,
 				sent_at = CASE WHEN $3 = 'sent' THEN $7::timestamptz ELSE sent_at END, updated_at = $7
-			WHERE merchant_id = $1 AND id = $2 AND state = 'sending'`
-		res, err := tx.x.ExecContext(ctx, q, merchantID, n.ID, state, providerID, response, lastErr, now)
-		if err != nil {
-			return fmt.Errorf("db: finish notification %d: %w", n.ID, mapErr(err))
-		}
-		if k, _ := res.RowsAffected(); k == 0 {
-			return ErrConflict
-		}
-		if state != domain.NoticeSent && state != domain.NoticeFailed {
-			return nil
-		}
-		d, _ := json.Marshal(map[string]any{"notification_id": n.ID, "channel": n.Channel, "to": n.RecipientMasked,
-			"template": n.TemplateKey, "error": lastErr})
-		return tx.AppendTimeline(ctx, merchantID, n.TransactionID, domain.TimelineEntry{At: now, Kind: "notification." + state,
-			Actor: "system", Summary: fmt.Sprintf("%s notice %d %s to %s", n.Channel, n.ID, state, n.RecipientMasked), Details: d})
-	})
+			WHERE merchant_id = $1 AND id = $2 AND state = 'sending'
+			RETURNING transaction_id),
+		tl AS (
+			INSERT INTO timeline (merchant_id, transaction_id, at, kind, actor, summary, details)
+			SELECT $1, transaction_id, $7, 'notification.' || $3, 'system', $8, $9 FROM u
+			WHERE $3 IN ('sent', 'failed'))
+		SELECT count(*) FROM u`
+	var k int
+	summary := fmt.Sprintf("%s notice %d %s to %s", n.Channel, n.ID, state, n.RecipientMasked)
+	if err := s.x.QueryRowxContext(ctx, q, merchantID, n.ID, state, providerID, response, lastErr, now, summary, string(d)).Scan(&k); err != nil {
+		return fmt.Errorf("db: finish notification %d: %w", n.ID, mapErr(err))
+	}
+	if k == 0 {
+		return ErrConflict
+	}
+	return nil
 }
 
 // NoticeFilter narrows the notifications list.

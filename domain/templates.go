@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -412,9 +413,16 @@ func RenderMessage(t MessageTemplate, lang string, v MessageVars) (subject, body
 }
 
 func renderText(text string, v MessageVars) (string, error) {
-	tmpl, err := parseMessageTemplate(text)
-	if err != nil {
-		return "", err
+	var tmpl *template.Template
+	if cached, ok := parsedTemplates.Load(text); ok {
+		tmpl = cached.(*template.Template)
+	} else {
+		t, err := parseMessageTemplate(text)
+		if err != nil {
+			return "", err
+		}
+		parsedTemplates.Store(text, t)
+		tmpl = t
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, v); err != nil {
@@ -422,6 +430,11 @@ func renderText(text string, v MessageVars) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// parsedTemplates caches parsed template texts by their text: a bulk send renders
+// the same few templates thousands of times. A parsed template is safe for
+// concurrent Execute. A cache only; never a source of truth.
+var parsedTemplates sync.Map
 
 // SelectTemplate picks the template for a failure with entry e on channel ch: one
 // for e.Code first, then one for e.Category (with no code), then a generic one

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"paymend/cache"
 	"paymend/db"
 	"paymend/domain"
 	"paymend/web"
@@ -25,7 +26,7 @@ type Deps struct {
 	BaseURL string
 	Notices NoticeQueue // inserts notification delivery jobs
 
-	banks *ttlCache[[]string] // filter menu values; set by Register
+	banks *cache.TTL[[]string] // filter menu values; set by Register
 }
 
 func (d Deps) now() time.Time { return d.App.Now() }
@@ -48,7 +49,7 @@ func (d Deps) auditFor(c echo.Context, merchantID int64, e domain.AuditEntry, de
 
 // Register adds every area's routes to the app.
 func Register(d Deps) {
-	d.banks = newTTLCache[[]string](5 * time.Minute)
+	d.banks = cache.New[[]string](5 * time.Minute)
 	(&Auth{d}).Routes()
 	(&Home{d}).Routes()
 	(&Users{d}).Routes()

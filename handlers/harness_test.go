@@ -52,7 +52,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is a running console on a fresh database with two merchants, "alpha" and
 // "beta", each with an admin, an operator and a viewer.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	store  *db.Store
 	sealer *domain.Sealer
@@ -66,6 +66,13 @@ type env struct {
 
 type envOpt func(*web.Config)
 
+// newEnvB is newEnv for benchmarks.
+func newEnvB(b *testing.B) *env {
+	b.Helper()
+	d, _ := dbtest.New(b)
+	return newEnvOn(b, db.New(d))
+}
+
 func newEnv(t *testing.T, opts ...envOpt) *env {
 	t.Helper()
 	d, _ := dbtest.New(t)
@@ -73,7 +80,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	return newEnvOn(t, store, opts...)
 }
 
-func newEnvOn(t *testing.T, store *db.Store, opts ...envOpt) *env {
+func newEnvOn(t testing.TB, store *db.Store, opts ...envOpt) *env {
 	t.Helper()
 	key := make([]byte, 32)
 	for i := range key {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -47,6 +48,9 @@ type draft struct {
 	Chars    int
 }
 
+// defaultTemplates are the shipped templates, built once.
+var defaultTemplates = sync.OnceValue(domain.DefaultTemplates)
+
 // errNoContact means the payment has no contact for the channel.
 var errNoContact = errors.New("no contact for this channel")
 
@@ -54,7 +58,7 @@ var errNoContact = errors.New("no contact for this channel")
 // renders it in lang.
 func (d Deps) render(ctx context.Context, m domain.Merchant, cat *domain.Catalog, tx domain.Transaction, ch domain.NotifyChannel, templateKey, lang, actor string) (draft, error) {
 	entry := cat.Lookup(tx.Code)
-	ts := domain.DefaultTemplates()
+	ts := defaultTemplates()
 	tm := domain.SelectTemplate(ts, ch, entry)
 	if templateKey != "" {
 		tm = domain.MessageTemplate{}

@@ -87,7 +87,7 @@ func (h *Transactions) List(c echo.Context) error {
 	}
 	shell := web.Shell(c, "transactions", web.T(c, "tx.title"))
 	if c.Request().Header.Get("HX-Request") != "true" {
-		banks, err := h.banks.get(p.Merchant.ID, h.now(), func() ([]string, error) { return h.Store.Banks(ctx, p.Merchant.ID) })
+		banks, err := h.banks.Get(p.Merchant.ID, h.now(), func() ([]string, error) { return h.Store.Banks(ctx, p.Merchant.ID) })
 		if err != nil {
 			return err
 		}

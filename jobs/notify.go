@@ -10,6 +10,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"paymend/cache"
 	"paymend/db"
 	"paymend/domain"
 	"paymend/notify"
@@ -34,6 +35,7 @@ type NotifyWorker struct {
 	sealer *domain.Sealer
 	now    func() time.Time
 	http   *http.Client
+	setups *cache.TTL[merchantSetup]
 }
 
 // Timeout bounds one delivery attempt.
@@ -44,18 +46,15 @@ func (w *NotifyWorker) Timeout(*river.Job[NotifyArgs]) time.Duration { return 45
 // idempotency key so a receiver can drop a repeat the platform could not tell apart.
 func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	mid := job.Args.MerchantID
-	n, err := w.store.ClaimNotification(ctx, mid, job.Args.NotificationID)
+	d, err := w.store.ClaimNotification(ctx, mid, job.Args.NotificationID)
 	if errors.Is(err, db.ErrConflict) || errors.Is(err, db.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	m, err := w.store.Merchant(ctx, mid)
-	if err != nil {
-		return err
-	}
-	msg, ch, err := w.prepare(ctx, m, n)
+	n := d.Notification
+	msg, ch, err := w.prepare(ctx, d)
 	if err != nil { // settings or recipient unusable: no retry will help
 		return w.finish(ctx, mid, n, domain.NoticeFailed, notify.Result{}, err)
 	}
@@ -87,17 +86,25 @@ func (w *NotifyWorker) finish(ctx context.Context, merchantID int64, n domain.No
 
 // prepare builds the message and the channel from the merchant's settings and the
 // payment's sealed contact, opened only here.
-func (w *NotifyWorker) prepare(ctx context.Context, m domain.Merchant, n domain.Notification) (notify.Message, notify.Channel, error) {
-	msg := notify.Message{Channel: n.Channel, Subject: n.Subject, Body: n.Body, MerchantCode: m.Code,
+func (w *NotifyWorker) prepare(ctx context.Context, d db.NoticeDelivery) (notify.Message, notify.Channel, error) {
+	n := d.Notification
+	setup, err := w.setups.Get(n.MerchantID, w.now(), func() (merchantSetup, error) {
+		m, err := w.store.Merchant(ctx, n.MerchantID)
+		if err != nil {
+			return merchantSetup{}, err
+		}
+		cs, err := w.store.ChannelSettings(ctx, n.MerchantID)
+		return merchantSetup{code: m.Code, channels: cs}, err
+	})
+	msg := notify.Message{Channel: n.Channel, Subject: n.Subject, Body: n.Body, MerchantCode: setup.code,
 		IdempotencyKey: fmt.Sprintf("ntf-%d", n.ID)}
-	settings, err := w.store.ChannelSettings(ctx, m.ID)
 	if err != nil {
 		return msg, nil, err
 	}
 	var cs *domain.ChannelSettings
-	for i := range settings {
-		if settings[i].Channel == n.Channel && settings[i].Enabled {
-			cs = &settings[i]
+	for i := range setup.channels {
+		if setup.channels[i].Channel == n.Channel && setup.channels[i].Enabled {
+			cs = &setup.channels[i]
 		}
 	}
 	if cs == nil {
@@ -107,26 +114,25 @@ func (w *NotifyWorker) prepare(ctx context.Context, m domain.Merchant, n domain.
 	if err != nil {
 		return msg, nil, fmt.Errorf("%w: stored secret unreadable", notify.ErrNotConfigured)
 	}
-	tx, err := w.store.Transaction(ctx, m.ID, n.TransactionID)
-	if err != nil {
-		return msg, nil, err
-	}
-	phone, email, err := w.store.SealedContact(ctx, m.ID, n.TransactionID)
-	if err != nil {
-		return msg, nil, err
-	}
 	switch n.Channel {
 	case domain.NotifySMS:
-		msg.To, err = w.sealer.Open(phone)
+		msg.To, err = w.sealer.Open(d.PhoneSealed)
 	case domain.NotifyEmail:
-		msg.To, err = w.sealer.Open(email)
+		msg.To, err = w.sealer.Open(d.EmailSealed)
 	case domain.NotifyInApp:
-		msg.To = tx.CustomerRef
+		msg.To = d.CustomerRef
 	}
 	if err != nil {
 		return msg, nil, fmt.Errorf("%w: contact unreadable", notify.ErrInvalidRecipient)
 	}
 	return msg, ChannelFor(*cs, secret, w.http), nil
+}
+
+// merchantSetup is a merchant's code and channel settings, cached for a few seconds
+// per worker process so a burst of notices does not re-read them per message.
+type merchantSetup struct {
+	code     string
+	channels []domain.ChannelSettings
 }
 
 // ChannelFor builds the notify channel a merchant's settings describe.
