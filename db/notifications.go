@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lib/pq"
+
 	"paymend/domain"
 )
 
@@ -56,6 +58,8 @@ func (s *Store) SaveChannelSettings(ctx context.Context, merchantID int64, cs do
 // NewNotification is a notice to queue.
 type NewNotification struct {
 	TransactionID   int64
+	RuleID          *int64   // the automatic rule that sent it, if any
+	Fallback        []string // channels to try next if this one fails for good
 	Channel         domain.NotifyChannel
 	TemplateKey     string
 	Lang            string
@@ -88,19 +92,22 @@ func (s *Store) queueNotifications(ctx context.Context, merchantID int64, ns []N
 	var b strings.Builder
 	args := []any{merchantID}
 	b.WriteString(`INSERT INTO notifications (merchant_id, transaction_id, channel, template_key, lang,
-		recipient_masked, subject, body, created_by) SELECT $1, t.id, v.channel, v.template_key, v.lang,
-		v.recipient_masked, v.subject, v.body, v.created_by FROM (VALUES `)
+		recipient_masked, subject, body, created_by, rule_id, fallback, customer_ref) SELECT $1, t.id, v.channel,
+		v.template_key, v.lang, v.recipient_masked, v.subject, v.body, v.created_by, v.rule_id, coalesce(v.fallback, '{}'), t.customer_ref
+		FROM (VALUES `)
 	for i, n := range ns {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		k := len(args)
-		fmt.Fprintf(&b, "($%d::bigint, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8)
-		args = append(args, n.TransactionID, string(n.Channel), n.TemplateKey, n.Lang, n.RecipientMasked, n.Subject, n.Body, n.CreatedBy)
+		fmt.Fprintf(&b, "($%d::bigint, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d::bigint, $%d::text[])",
+			k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9, k+10)
+		args = append(args, n.TransactionID, string(n.Channel), n.TemplateKey, n.Lang, n.RecipientMasked, n.Subject,
+			n.Body, n.CreatedBy, n.RuleID, pq.Array(n.Fallback))
 	}
 	// The join keeps every notice inside the merchant: an id of another merchant's
 	// payment matches nothing.
-	b.WriteString(`) AS v (transaction_id, channel, template_key, lang, recipient_masked, subject, body, created_by)
+	b.WriteString(`) AS v (transaction_id, channel, template_key, lang, recipient_masked, subject, body, created_by, rule_id, fallback)
 		JOIN transactions t ON t.merchant_id = $1 AND t.id = v.transaction_id
 		ON CONFLICT (merchant_id, transaction_id, channel, template_key) DO NOTHING RETURNING id`)
 	var ids []int64
@@ -112,7 +119,7 @@ func (s *Store) queueNotifications(ctx context.Context, merchantID int64, ns []N
 
 const noticeCols = `n.id, n.merchant_id, n.transaction_id, n.channel, n.template_key, n.lang, n.recipient_masked,
 	n.subject, n.body, n.state, n.attempts, n.last_error, n.provider_id, n.response, n.created_by, n.created_at,
-	n.updated_at, n.sent_at, t.platform_id`
+	n.updated_at, n.sent_at, t.platform_id, n.rule_id, n.fallback`
 
 // Notification returns one notice.
 func (s *Store) Notification(ctx context.Context, merchantID, id int64) (domain.Notification, error) {
@@ -225,4 +232,136 @@ func (s *Store) Notifications(ctx context.Context, merchantID int64, f NoticeFil
 		next = domain.Cursor{At: out[len(out)-1].CreatedAt, ID: out[len(out)-1].ID}
 	}
 	return out, next, nil
+}
+
+// NotifyRules lists the merchant's automatic notification rules, oldest first.
+func (s *Store) NotifyRules(ctx context.Context, merchantID int64) ([]domain.NotifyRule, error) {
+	const q = `SELECT id, name, enabled, coalesce(code, ''), coalesce(category, ''), channels, delay_seconds
+		FROM notification_rules WHERE merchant_id = $1 ORDER BY id`
+	rows, err := s.x.QueryxContext(ctx, q, merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("db: notify rules: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []domain.NotifyRule
+	for rows.Next() {
+		var r domain.NotifyRule
+		var chans pq.StringArray
+		var delay int
+		if err := rows.Scan(&r.ID, &r.Name, &r.Enabled, &r.Code, &r.Category, &chans, &delay); err != nil {
+			return nil, err
+		}
+		for _, c := range chans {
+			r.Channels = append(r.Channels, domain.NotifyChannel(c))
+		}
+		r.Delay = time.Duration(delay) * time.Second
+		out = append(out, r)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// CreateNotifyRule stores a rule.
+func (s *Store) CreateNotifyRule(ctx context.Context, merchantID int64, r domain.NotifyRule) (int64, error) {
+	chans := make([]string, len(r.Channels))
+	for i, c := range r.Channels {
+		chans[i] = string(c)
+	}
+	const q = `INSERT INTO notification_rules (merchant_id, name, enabled, code, category, channels, delay_seconds)
+		VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7) RETURNING id`
+	var id int64
+	err := s.x.QueryRowxContext(ctx, q, merchantID, r.Name, r.Enabled, r.Code, string(r.Category), pq.Array(chans),
+		int(r.Delay/time.Second)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("db: create notify rule: %w", mapErr(err))
+	}
+	return id, nil
+}
+
+// SetNotifyRuleEnabled switches a rule on or off.
+func (s *Store) SetNotifyRuleEnabled(ctx context.Context, merchantID, id int64, enabled bool) error {
+	return s.execOne(ctx, `UPDATE notification_rules SET enabled = $3 WHERE merchant_id = $1 AND id = $2`, merchantID, id, enabled)
+}
+
+// NotifyPolicy returns the merchant's policy and rule watermark, the defaults when
+// none is stored. forUpdate locks the row (creating it) for the rule scan.
+func (s *Store) NotifyPolicy(ctx context.Context, merchantID int64, forUpdate bool) (domain.NotifyPolicy, int64, error) {
+	p := domain.DefaultNotifyPolicy
+	if forUpdate {
+		if _, err := s.x.ExecContext(ctx, `INSERT INTO notification_policy (merchant_id) VALUES ($1) ON CONFLICT DO NOTHING`, merchantID); err != nil {
+			return p, 0, mapErr(err)
+		}
+	}
+	q := `SELECT quiet_start, quiet_end, daily_cap, watermark FROM notification_policy WHERE merchant_id = $1`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	var wm int64
+	err := s.x.QueryRowxContext(ctx, q, merchantID).Scan(&p.QuietStart, &p.QuietEnd, &p.DailyCap, &wm)
+	if mapErr(err) == ErrNotFound {
+		return domain.DefaultNotifyPolicy, 0, nil
+	}
+	return p, wm, mapErr(err)
+}
+
+// SaveNotifyPolicy stores quiet hours and the daily cap.
+func (s *Store) SaveNotifyPolicy(ctx context.Context, merchantID int64, p domain.NotifyPolicy) error {
+	const q = `INSERT INTO notification_policy (merchant_id, quiet_start, quiet_end, daily_cap) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (merchant_id) DO UPDATE SET quiet_start = $2, quiet_end = $3, daily_cap = $4`
+	_, err := s.x.ExecContext(ctx, q, merchantID, p.QuietStart, p.QuietEnd, p.DailyCap)
+	return mapErr(err)
+}
+
+// SetNotifyWatermark records the last transaction id the rules have seen.
+func (s *Store) SetNotifyWatermark(ctx context.Context, merchantID, id int64) error {
+	return s.execOne(ctx, `UPDATE notification_policy SET watermark = $2 WHERE merchant_id = $1`, merchantID, id)
+}
+
+// InitNotifyWatermark starts the rules at the merchant's newest payment, once.
+func (s *Store) InitNotifyWatermark(ctx context.Context, merchantID int64) error {
+	if _, err := s.x.ExecContext(ctx, `INSERT INTO notification_policy (merchant_id) VALUES ($1) ON CONFLICT DO NOTHING`, merchantID); err != nil {
+		return mapErr(err)
+	}
+	const q = `UPDATE notification_policy SET watermark = (SELECT coalesce(max(id), 0) FROM transactions WHERE merchant_id = $1)
+		WHERE merchant_id = $1 AND watermark < 0`
+	_, err := s.x.ExecContext(ctx, q, merchantID)
+	return mapErr(err)
+}
+
+// MerchantsWithRules lists merchants that have an enabled rule. The rule scan is a
+// system job that visits each in turn.
+func (s *Store) MerchantsWithRules(ctx context.Context) ([]int64, error) {
+	var out []int64
+	err := sqlxSelect(ctx, s, &out, `SELECT DISTINCT merchant_id FROM notification_rules WHERE enabled ORDER BY merchant_id`)
+	return out, err
+}
+
+// FailedAfter lists failed payments with an id above afterID, in id order.
+func (s *Store) FailedAfter(ctx context.Context, merchantID, afterID int64, limit int) ([]domain.Transaction, error) {
+	q := `SELECT ` + txCols + ` FROM transactions WHERE merchant_id = $1 AND id > $2 AND status = 'failed'
+		ORDER BY id LIMIT $3`
+	var out []domain.Transaction
+	if err := sqlxSelect(ctx, s, &out, q, merchantID, afterID, limit); err != nil {
+		return nil, fmt.Errorf("db: failed after: %w", err)
+	}
+	return out, nil
+}
+
+// NoticesSince counts notices per customer created since a time.
+func (s *Store) NoticesSince(ctx context.Context, merchantID int64, since time.Time) (map[string]int, error) {
+	rows, err := s.x.QueryxContext(ctx, `SELECT customer_ref, count(*) FROM notifications
+		WHERE merchant_id = $1 AND created_at >= $2 AND customer_ref <> '' GROUP BY customer_ref`, merchantID, since)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var c string
+		var n int
+		if err := rows.Scan(&c, &n); err != nil {
+			return nil, err
+		}
+		out[c] = n
+	}
+	return out, mapErr(rows.Err())
 }

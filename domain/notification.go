@@ -1,6 +1,10 @@
 package domain
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Notification is one notice to a customer about a payment, and what became of it.
 type Notification struct {
@@ -23,7 +27,12 @@ type Notification struct {
 	UpdatedAt       time.Time     `db:"updated_at"`
 	SentAt          *time.Time    `db:"sent_at"`
 	PlatformID      string        `db:"platform_id"` // the payment's platform id, for lists
+	RuleID          *int64        `db:"rule_id"`
+	Fallback        StringList    `db:"fallback"` // channels to try next
 }
+
+// StringList scans a PostgreSQL text[] without the database driver in domain.
+type StringList []string
 
 // Notification states.
 const (
@@ -47,4 +56,31 @@ type ChannelSettings struct {
 	URL      string        `json:"url,omitempty"`
 	SenderID string        `json:"sender_id,omitempty"`
 	Secret   string        `json:"-"`
+}
+
+// Scan reads a PostgreSQL array literal of simple words ({sms,email}).
+func (l *StringList) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case nil:
+		*l = nil
+		return nil
+	case []byte:
+		s = string(v)
+	case string:
+		s = v
+	default:
+		return fmt.Errorf("StringList: cannot scan %T", src)
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
+	if s == "" {
+		*l = StringList{}
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		parts[i] = strings.Trim(p, `"`)
+	}
+	*l = parts
+	return nil
 }

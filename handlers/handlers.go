@@ -62,6 +62,7 @@ func Register(d Deps) {
 	(&Codes{d}).Routes()
 	(&Resolution{d}).Routes()
 	(&Notifications{d}).Routes()
+	(&NotifySettings{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,53 +47,21 @@ type draft struct {
 	Chars    int
 }
 
+// errNoContact means the payment has no contact for the channel.
+var errNoContact = domain.ErrNoContact
+
 // defaultTemplates are the shipped templates, built once.
 var defaultTemplates = sync.OnceValue(domain.DefaultTemplates)
 
-// errNoContact means the payment has no contact for the channel.
-var errNoContact = errors.New("no contact for this channel")
-
-// render picks the template for the payment's code on ch (or the named one) and
-// renders it in lang.
+// render renders the notice for one payment (see domain.DraftNotice).
 func (d Deps) render(ctx context.Context, m domain.Merchant, cat *domain.Catalog, tx domain.Transaction, ch domain.NotifyChannel, templateKey, lang, actor string) (draft, error) {
-	entry := cat.Lookup(tx.Code)
-	ts := defaultTemplates()
-	tm := domain.SelectTemplate(ts, ch, entry)
-	if templateKey != "" {
-		tm = domain.MessageTemplate{}
-		for _, t := range ts {
-			if t.Key == templateKey && t.Channel == ch {
-				tm = t
-			}
-		}
-	}
-	if tm.Key == "" {
-		return draft{}, fmt.Errorf("no template %q for %s", templateKey, ch)
-	}
-	var to string
-	switch ch {
-	case domain.NotifySMS:
-		to = tx.PhoneMasked
-	case domain.NotifyEmail:
-		to = tx.EmailMasked
-	case domain.NotifyInApp:
-		to = tx.CustomerRef
-	}
-	if to == "" {
-		return draft{}, errNoContact
-	}
-	v := domain.MessageVarsFor(lang, entry, tx.Money(), tx.OccurredAt, m.Location())
-	v.CustomerName, v.OrderID, v.MerchantName = tx.CustomerName, tx.OrderID, m.Name
-	subject, body, err := domain.RenderMessage(tm, lang, v)
+	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code), tx, ch, defaultTemplates(), templateKey, lang)
 	if err != nil {
 		return draft{}, err
 	}
-	out := draft{NewNotification: db.NewNotification{TransactionID: tx.ID, Channel: ch, TemplateKey: tm.Key, Lang: lang,
-		RecipientMasked: to, Subject: subject, Body: body, CreatedBy: actor}}
-	if ch == domain.NotifySMS {
-		out.Chars, out.Segments = domain.SMSSegments(body)
-	}
-	return out, nil
+	return draft{NewNotification: db.NewNotification{TransactionID: tx.ID, Channel: ch, TemplateKey: nd.TemplateKey,
+		Lang: lang, RecipientMasked: nd.RecipientMasked, Subject: nd.Subject, Body: nd.Body, CreatedBy: actor},
+		Segments: nd.Segments, Chars: nd.Chars}, nil
 }
 
 // queue stores notices and their delivery jobs in one transaction and returns the

@@ -26,8 +26,11 @@ type Config struct {
 	Sealer *domain.Sealer
 	Log    *slog.Logger
 	Now    func() time.Time
-	// FetchPoll is how often idle workers look for jobs (default 500 ms).
+	// FetchPoll is how often idle workers look for jobs (default 200 ms).
 	FetchPoll time.Duration
+	// RulesEvery is how often automatic notification rules look at new failures
+	// (default 15 s).
+	RulesEvery time.Duration
 }
 
 // Runner is a started River client.
@@ -43,12 +46,15 @@ func (r *Runner) Stop(ctx context.Context) {
 	_ = r.Client.Stop(ctx)
 }
 
-// Workers registers every worker; used by Start and by InsertOnly clients.
-func workers(cfg Config) *river.Workers {
+// workers registers every worker. runner gives workers that insert jobs the
+// client, which exists only once the workers are registered.
+func workers(cfg Config, runner *Runner) *river.Workers {
 	w := river.NewWorkers()
+	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }})
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &NotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now,
-		http: &http.Client{Timeout: 15 * time.Second}, setups: cache.New[merchantSetup](10 * time.Second)})
+		http: &http.Client{Timeout: 15 * time.Second}, setups: cache.New[merchantSetup](10 * time.Second),
+		runner: func() *Runner { return runner }})
 	return w
 }
 
@@ -57,9 +63,13 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
+	if cfg.RulesEvery == 0 {
+		cfg.RulesEvery = 15 * time.Second
+	}
 	if cfg.FetchPoll == 0 {
 		cfg.FetchPoll = 200 * time.Millisecond
 	}
+	runner := &Runner{}
 	client, err := river.NewClient(riverdatabasesql.New(cfg.DB), &river.Config{
 		Logger:            cfg.Log,
 		PollOnly:          true,
@@ -69,10 +79,13 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 		// deliveries flowing (measured 200/s with 20 workers and 100 ms).
 		FetchCooldown: 20 * time.Millisecond,
 		Queues:        map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 100}},
-		Workers:       workers(cfg),
+		Workers:       workers(cfg, runner),
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return HousekeepingArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.RulesEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return AutoNotifyArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
@@ -82,7 +95,8 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 	if err := client.Start(ctx); err != nil {
 		return nil, fmt.Errorf("jobs: start: %w", err)
 	}
-	return &Runner{Client: client}, nil
+	runner.Client = client
+	return runner, nil
 }
 
 // HousekeepingArgs purges expired sessions and old rate-limit windows.

@@ -36,6 +36,7 @@ type NotifyWorker struct {
 	now    func() time.Time
 	http   *http.Client
 	setups *cache.TTL[merchantSetup]
+	runner func() *Runner
 }
 
 // Timeout bounds one delivery attempt.
@@ -81,7 +82,46 @@ func (w *NotifyWorker) finish(ctx context.Context, merchantID int64, n domain.No
 	if errors.Is(err, db.ErrConflict) {
 		return nil
 	}
+	if err == nil && state == domain.NoticeFailed && len(n.Fallback) > 0 {
+		return w.fallback(ctx, merchantID, n)
+	}
 	return err
+}
+
+// fallback queues the notice on the next channel of its rule after a permanent
+// failure (or no contact on a channel), with its own job, in one transaction.
+func (w *NotifyWorker) fallback(ctx context.Context, merchantID int64, failed domain.Notification) error {
+	m, err := w.store.Merchant(ctx, merchantID)
+	if err != nil {
+		return err
+	}
+	tx, err := w.store.Transaction(ctx, merchantID, failed.TransactionID)
+	if err != nil {
+		return err
+	}
+	overrides, err := w.store.CodeOverrides(ctx, merchantID)
+	if err != nil {
+		return err
+	}
+	entry := domain.NewCatalog(domain.DefaultCatalog(), overrides).Lookup(tx.Code)
+	for i, c := range failed.Fallback {
+		ch := domain.NotifyChannel(c)
+		nd, err := domain.DraftNotice(m, entry, tx, ch, domain.DefaultTemplates(), "", failed.Lang)
+		if err != nil {
+			continue
+		}
+		next := db.NewNotification{TransactionID: tx.ID, RuleID: failed.RuleID, Fallback: failed.Fallback[i+1:], Channel: ch,
+			TemplateKey: nd.TemplateKey, Lang: failed.Lang, RecipientMasked: nd.RecipientMasked, Subject: nd.Subject,
+			Body: nd.Body, CreatedBy: failed.CreatedBy + " (fallback)"}
+		return w.store.InTx(ctx, func(s *db.Store) error {
+			ids, err := s.QueueNotifications(ctx, merchantID, []db.NewNotification{next})
+			if err != nil {
+				return err
+			}
+			return w.runner().EnqueueNotices(ctx, s.Tx(), merchantID, ids)
+		})
+	}
+	return nil
 }
 
 // prepare builds the message and the channel from the merchant's settings and the
@@ -151,12 +191,20 @@ func ChannelFor(cs domain.ChannelSettings, secret string, client *http.Client) n
 // EnqueueNotices inserts delivery jobs for notices inside the transaction that
 // created them, so a notice and its job are both there or both absent.
 func (r *Runner) EnqueueNotices(ctx context.Context, tx *sql.Tx, merchantID int64, ids []int64) error {
+	return r.EnqueueNoticesAt(ctx, tx, merchantID, ids, nil)
+}
+
+// EnqueueNoticesAt is EnqueueNotices with a send time per notice (nil: now).
+func (r *Runner) EnqueueNoticesAt(ctx context.Context, tx *sql.Tx, merchantID int64, ids []int64, at []time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
 		params[i] = river.InsertManyParams{Args: NotifyArgs{MerchantID: merchantID, NotificationID: id}}
+		if i < len(at) && !at[i].IsZero() {
+			params[i].InsertOpts = &river.InsertOpts{ScheduledAt: at[i]}
+		}
 	}
 	if _, err := r.Client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("jobs: enqueue notices: %w", err)
