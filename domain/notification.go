@@ -84,3 +84,19 @@ func (l *StringList) Scan(src any) error {
 	*l = parts
 	return nil
 }
+
+// CallTask is a call to a customer for the support team.
+type CallTask struct {
+	ID            int64      `db:"id"`
+	TransactionID int64      `db:"transaction_id"`
+	PlatformID    string     `db:"platform_id"`
+	Script        string     `db:"script"`
+	PhoneMasked   string     `db:"phone_masked"`
+	Status        string     `db:"status"`
+	Outcome       *string    `db:"outcome"`
+	Notes         string     `db:"notes"`
+	CreatedBy     string     `db:"created_by"`
+	CreatedAt     time.Time  `db:"created_at"`
+	DoneBy        string     `db:"done_by"`
+	DoneAt        *time.Time `db:"done_at"`
+}

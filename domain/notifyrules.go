@@ -133,7 +133,7 @@ func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, temp
 	}
 	var to string
 	switch ch {
-	case NotifySMS:
+	case NotifySMS, NotifyPhone:
 		to = tx.PhoneMasked
 	case NotifyEmail:
 		to = tx.EmailMasked

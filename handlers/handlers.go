@@ -63,6 +63,7 @@ func Register(d Deps) {
 	(&Resolution{d}).Routes()
 	(&Notifications{d}).Routes()
 	(&NotifySettings{d}).Routes()
+	(&Calls{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

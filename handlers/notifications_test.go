@@ -273,3 +273,48 @@ func TestNoticeSurvivesACrashBeforeSending(t *testing.T) {
 		t.Fatalf("customer received %d messages", n)
 	}
 }
+
+func TestPhoneCallWorklist(t *testing.T) {
+	e := newEnv(t)
+	e.deliver("alpha", event("evt_call", "payment.failed", "TCALL", nil), e.clock.Now()).Body.Close()
+	ctx := context.Background()
+	tx, _ := e.store.TransactionByPlatformID(ctx, e.m["alpha"].ID, "TCALL")
+	c := e.login("operator@alpha.test")
+	path := fmt.Sprintf("/transactions/%d/call", tx.ID)
+	if resp := e.post(c, path, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	e.post(c, path, nil).Body.Close() // a second open call for the same payment is not created
+	d := doc(t, e.get(c, "/calls"))
+	if n := d.Find(tid("call-task")).Length(); n != 1 {
+		t.Fatalf("%d open calls", n)
+	}
+	if ph := d.Find(tid("call-phone")).Text(); strings.Contains(ph, "13812341234") || !strings.Contains(ph, "138****1234") {
+		t.Fatalf("worklist shows %q", ph)
+	}
+	tasks, _ := e.store.CallTasks(ctx, e.m["alpha"].ID, "open")
+	d = doc(t, e.post(c, fmt.Sprintf("/calls/%d/reveal", tasks[0].ID), nil))
+	if ph := d.Find(tid("call-phone")).Text(); !strings.Contains(ph, "+8613812341234") {
+		t.Fatalf("revealed %q", ph)
+	}
+	if resp := e.post(c, fmt.Sprintf("/calls/%d/done", tasks[0].ID), url.Values{"outcome": {"reached"}, "notes": {"客户已改用支付宝"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("done: %d", resp.StatusCode)
+	}
+	tl, _ := e.store.Timeline(ctx, e.m["alpha"].ID, tx.ID)
+	kinds := []string{}
+	for _, en := range tl {
+		kinds = append(kinds, en.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "payment.failed,call.created,call.done" {
+		t.Fatalf("timeline %s", got)
+	}
+	entries, _, _ := e.store.AuditLog(ctx, e.m["alpha"].ID, dbAuditFilter("call."))
+	if len(entries) != 3 {
+		t.Fatalf("%d call audit entries", len(entries))
+	}
+	if resp := e.get(e.login("viewer@alpha.test"), "/calls"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("viewer: %d", resp.StatusCode)
+	}
+}
+
+func dbAuditFilter(action string) db.AuditFilter { return db.AuditFilter{Action: action} }

@@ -41,6 +41,7 @@ var Nav = []NavItem{
 	{"overview", "/", "nav.overview", domain.RoleViewer},
 	{"transactions", "/transactions", "nav.transactions", domain.RoleViewer},
 	{"notifications", "/notifications", "nav.notifications", domain.RoleViewer},
+	{"calls", "/calls", "nav.calls", domain.RoleOperator},
 	{"codes", "/codes", "nav.codes", domain.RoleViewer},
 	{"users", "/users", "nav.users", domain.RoleAdmin},
 	{"audit", "/audit", "nav.audit", domain.RoleAdmin},
