@@ -128,3 +128,36 @@ func httptestServer(t *testing.T, status int, body string) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+func TestChannelTestMessage(t *testing.T) {
+	e := newEnv(t)
+	side := e.customerSide("alpha")
+	admin := e.login("admin@alpha.test")
+	if resp := e.post(admin, "/settings/notifications/test", url.Values{"channel": {"sms"}, "to": {"not-a-phone"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("bad recipient: %d", resp.StatusCode)
+	}
+	if resp := e.post(admin, "/settings/notifications/test", url.Values{"channel": {"email"}, "to": {"ops@shop.test"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("test: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		d := doc(t, e.get(admin, "/settings/notifications"))
+		if res := d.Find(tid("test-results")).Text(); strings.Contains(res, "o***@shop.test") && strings.Contains(res, "成功") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("test outcome never shown")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	found := false
+	for _, m := range received(t, side) {
+		found = found || (m.Channel == "email" && m.To == "ops@shop.test")
+	}
+	if !found {
+		t.Fatal("test e-mail not received")
+	}
+	if resp := e.post(e.login("operator@alpha.test"), "/settings/notifications/test", url.Values{"channel": {"email"}, "to": {"x@y.test"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("operator: %d", resp.StatusCode)
+	}
+}

@@ -272,3 +272,5 @@ func pgbenchInsertTPS(b *testing.B, dbURL string) float64 {
 type noQueue struct{}
 
 func (noQueue) EnqueueNotices(context.Context, *sql.Tx, int64, []int64) error { return nil }
+
+func (noQueue) EnqueueTest(context.Context, int64, string, string, string, string) error { return nil }

@@ -21,6 +21,9 @@ import (
 // notices. jobs.Runner implements it; main wires it in.
 type NoticeQueue interface {
 	EnqueueNotices(ctx context.Context, tx *sql.Tx, merchantID int64, ids []int64) error
+	// EnqueueTest queues a channel test to a recipient (sealed); the outcome goes
+	// to the audit log as notification.test.
+	EnqueueTest(ctx context.Context, merchantID int64, channel, toSealed, toMasked, actor string) error
 }
 
 // Notifications tells customers that a payment did not go through.

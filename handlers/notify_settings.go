@@ -26,6 +26,44 @@ func (h *NotifySettings) Routes() {
 	g.POST("/policy", h.SavePolicy)
 	g.POST("/rules", h.CreateRule)
 	g.POST("/rules/:id/toggle", h.ToggleRule)
+	g.POST("/test", h.Test)
+}
+
+// Test queues a test message on a channel to a recipient the admin gives; the send
+// happens in a job and its outcome appears under "recent tests".
+func (h *NotifySettings) Test(c echo.Context) error {
+	ch, ok := parseChannel(c.FormValue("channel"))
+	to := strings.TrimSpace(c.FormValue("to"))
+	if !ok || !validText(to, 254) {
+		return h.invalid(c, "test", "nsettings.err.test")
+	}
+	masked := to
+	switch ch {
+	case domain.NotifySMS:
+		if !domain.ValidPhone(to) {
+			return h.invalid(c, "test", "nsettings.err.test")
+		}
+		masked = domain.MaskPhone(to)
+	case domain.NotifyEmail:
+		if !domain.ValidEmail(to) {
+			return h.invalid(c, "test", "nsettings.err.test")
+		}
+		masked = domain.MaskEmail(to)
+	case domain.NotifyInApp:
+		if to == "" {
+			return h.invalid(c, "test", "nsettings.err.test")
+		}
+	}
+	sealed, err := h.Sealer.Seal(to)
+	if err != nil {
+		return err
+	}
+	p := web.MustPrincipal(c)
+	if err := h.Notices.EnqueueTest(c.Request().Context(), p.Merchant.ID, string(ch), sealed, masked, p.Actor()); err != nil {
+		return err
+	}
+	web.AddFlash(c, "ok", web.T(c, "nsettings.test_queued", masked))
+	return web.Redirect(c, "/settings/notifications")
 }
 
 func (h *NotifySettings) view(c echo.Context) (views.NotifySettingsView, error) {
@@ -45,7 +83,10 @@ func (h *NotifySettings) view(c echo.Context) (views.NotifySettingsView, error) 
 	if v.Policy, _, err = h.Store.NotifyPolicy(ctx, mid, false); err != nil {
 		return v, err
 	}
-	v.Rules, err = h.Store.NotifyRules(ctx, mid)
+	if v.Rules, err = h.Store.NotifyRules(ctx, mid); err != nil {
+		return v, err
+	}
+	v.Tests, _, err = h.Store.AuditLog(ctx, mid, db.AuditFilter{Action: "notification.test", Limit: 5})
 	return v, err
 }
 

@@ -383,4 +383,10 @@ var messages = map[string]msg{
 	"calls.err.done":             {"该任务已完成。", "This call is already done."},
 	"timeline.call.created":      {"创建电话回访", "Call task created"},
 	"timeline.call.done":         {"电话回访完成", "Call done"},
+	"nsettings.test":             {"发送测试消息", "Send a test message"},
+	"nsettings.test_to":          {"收件人(手机号 / 邮箱 / 客户号)", "Recipient (phone / e-mail / customer id)"},
+	"nsettings.test_send":        {"发送测试", "Send test"},
+	"nsettings.test_recent":      {"最近的测试", "Recent tests"},
+	"nsettings.test_queued":      {"测试消息已排队发送至 %s,结果稍后显示在下方。", "Test queued for %s; its outcome appears below shortly."},
+	"nsettings.err.test":         {"请选择渠道并填写对应格式的收件人。", "Choose a channel and a recipient in its format."},
 }

@@ -52,6 +52,7 @@ func workers(cfg Config, runner *Runner) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }})
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &TestSendWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now})
 	river.AddWorker(w, &NotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now,
 		http: &http.Client{Timeout: 15 * time.Second}, setups: cache.New[merchantSetup](10 * time.Second),
 		runner: func() *Runner { return runner }})

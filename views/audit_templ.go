@@ -318,7 +318,7 @@ func AuditPage(s Shell, v AuditView) templ.Component {
 }
 
 // AuditActions are the action prefixes offered as filters.
-var AuditActions = []string{"login", "logout", "user.", "apikey.", "settings.", "transaction.", "import."}
+var AuditActions = []string{"login", "logout", "user.", "apikey.", "settings.", "transaction.", "import.", "code.", "notification.", "call."}
 
 func AuditTable(s Shell, v AuditView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
