@@ -77,6 +77,7 @@ func (s *Store) ingestPayment(ctx context.Context, merchantID int64, e EventReco
 	if e.Type == "payment.failed" {
 		failedAt = e.OccurredAt
 	}
+	var needsClose bool
 	const q = `WITH ev AS (
 			INSERT INTO transaction_events (merchant_id, event_id, type, platform_id, refund_id, amount,
 				payload, phone_sealed, email_sealed, source, occurred_at)
@@ -88,11 +89,17 @@ func (s *Store) ingestPayment(ctx context.Context, merchantID int64, e EventReco
 			WHERE EXISTS (SELECT 1 FROM ev)
 			` + txMerge + `
 			RETURNING id)
-		SELECT coalesce((SELECT id FROM tx), 0)`
+		SELECT coalesce((SELECT id FROM tx), 0),
+			-- Does another payment of the order make a close necessary? (One index probe;
+			-- most orders have a single payment and skip the second statement.)
+			$3 <> '' AND EXISTS (SELECT 1 FROM transactions o
+				WHERE o.merchant_id = $1 AND o.order_id = $3 AND o.platform_id <> $2 AND (
+					($7 = 'succeeded' AND o.failed_at IS NOT NULL AND o.resolution_state NOT IN (` + terminalStates + `))
+					OR ($7 = 'failed' AND o.pay_status = 'succeeded')))`
 	err := s.x.QueryRowxContext(ctx, q, merchantID, e.PlatformID, e.OrderID, e.Amount, e.Currency, e.Channel,
 		payStatusOf(e.Type), e.Code, e.Message, e.CardBIN, e.CardLast4, e.Bank, e.CustomerRef, e.CustomerName,
 		e.PhoneSealed, e.EmailSealed, e.PhoneMasked, e.EmailMasked, e.OccurredAt, failedAt, true,
-		e.EventID, e.Type, string(e.Payload), orDefault(e.Source, "webhook")).Scan(&res.TransactionID)
+		e.EventID, e.Type, string(e.Payload), orDefault(e.Source, "webhook")).Scan(&res.TransactionID, &needsClose)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -105,17 +112,36 @@ func (s *Store) ingestPayment(ctx context.Context, merchantID int64, e EventReco
 		}
 		return nil
 	}
-	if e.OrderID != "" && (e.Type == "payment.succeeded" || e.Type == "payment.failed") {
+	if needsClose {
 		return s.CloseRetriedOrders(ctx, merchantID, []string{e.OrderID})
 	}
 	return nil
 }
 
+// OpenRecentFailedOrders lists orders with an open failure in the last window, for
+// the sweep that catches a failure and a success of one order committed at the same
+// moment (each then saw no sign of the other).
+func (s *Store) OpenRecentFailedOrders(ctx context.Context, merchantID int64, since time.Time) ([]string, error) {
+	const q = `SELECT DISTINCT order_id FROM transactions
+		WHERE merchant_id = $1 AND status = 'failed' AND occurred_at >= $2 AND order_id <> ''
+			AND resolution_state NOT IN (` + terminalStates + `)`
+	var out []string
+	err := sqlxSelect(ctx, s, &out, q, merchantID, since)
+	return out, err
+}
+
+// MerchantIDs lists every merchant (system jobs visit each).
+func (s *Store) MerchantIDs(ctx context.Context) ([]int64, error) {
+	var out []int64
+	err := sqlxSelect(ctx, s, &out, `SELECT id FROM merchants ORDER BY id`)
+	return out, err
+}
+
 // CloseRetriedOrders closes the open failures of orders that some payment has since
-// paid ("customer retried successfully") and notes it on their timelines. It runs as
-// its own statement after the event's fold has committed: of a failure and a success
-// of one order arriving at once, whichever closes last sees both, so the result does
-// not depend on order or timing.
+// paid ("customer retried successfully") and notes it on their timelines. Ingestion
+// runs it after an event's fold committed when the fold saw another payment of the
+// order that calls for it; a failure and a success committed at the very same moment
+// see no sign of each other, and the minute sweep (jobs) closes those.
 func (s *Store) CloseRetriedOrders(ctx context.Context, merchantID int64, orderIDs []string) error {
 	const q = `WITH paid AS (
 			SELECT order_id, min(platform_id) AS paid_by FROM transactions

@@ -53,6 +53,7 @@ func workers(cfg Config, runner *Runner) *river.Workers {
 	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }})
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &TestSendWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now})
+	river.AddWorker(w, &SweepOrdersWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &NotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now,
 		http: &http.Client{Timeout: 15 * time.Second}, setups: cache.New[merchantSetup](10 * time.Second),
 		runner: func() *Runner { return runner }})
@@ -85,6 +86,8 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return HousekeepingArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return SweepOrdersArgs{}, nil }, nil),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RulesEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return AutoNotifyArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
@@ -120,4 +123,38 @@ func (w *HousekeepingWorker) Work(ctx context.Context, _ *river.Job[Housekeeping
 		return err
 	}
 	return w.store.PurgeRateLimits(ctx, now.Add(-2*time.Hour))
+}
+
+// SweepOrdersArgs closes failures whose order was paid by a payment committed at the
+// same moment (see db.CloseRetriedOrders).
+type SweepOrdersArgs struct{}
+
+// Kind names the job.
+func (SweepOrdersArgs) Kind() string { return "sweep_orders" }
+
+// SweepOrdersWorker does SweepOrdersArgs over the last 30 minutes of failures.
+type SweepOrdersWorker struct {
+	river.WorkerDefaults[SweepOrdersArgs]
+	store *db.Store
+	now   func() time.Time
+}
+
+// Work closes what the sweep finds.
+func (w *SweepOrdersWorker) Work(ctx context.Context, _ *river.Job[SweepOrdersArgs]) error {
+	ids, err := w.store.MerchantIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, mid := range ids {
+		orders, err := w.store.OpenRecentFailedOrders(ctx, mid, w.now().Add(-30*time.Minute))
+		if err != nil {
+			return err
+		}
+		if len(orders) > 0 {
+			if err := w.store.CloseRetriedOrders(ctx, mid, orders); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
