@@ -137,6 +137,16 @@ func shot(name string) chromedp.Action[chromedp.Void] {
 
 func sel(id string) string { return `[data-testid="` + id + `"]` }
 
+// signIn opens next through the login page as email.
+func signIn(e *env, next, email string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(e.srv.URL+"/login?next="+next),
+		keys("#email", email),
+		keys("#password", testPassword),
+		clickAndLoad(sel("login-submit")),
+	)
+}
+
 func TestBrowserLoginSwitchLanguageLogout(t *testing.T) {
 	e := newEnv(t)
 	ctx := newBrowser(t, 1280, 900)
@@ -181,10 +191,7 @@ func TestBrowserFilterByCodeOpenRowSeeTimeline(t *testing.T) {
 	}), now).Body.Close()
 	ctx := newBrowser(t, 1366, 900)
 	do(t, ctx,
-		chromedp.Navigate(e.srv.URL+"/login?next=/transactions"),
-		keys("#email", "operator@alpha.test"),
-		keys("#password", testPassword),
-		click(sel("login-submit")),
+		signIn(e, "/transactions", "operator@alpha.test"),
 		visible(sel("tx-table")),
 		chromedp.SetValue(chromedp.CSS(sel("filter-status")), "all"),
 		chromedp.SetValue(chromedp.CSS(sel("filter-code")), "101"),
@@ -223,10 +230,7 @@ func TestBrowserPlaybookFor202(t *testing.T) {
 	}), now).Body.Close()
 	ctx := newBrowser(t, 1280, 1000)
 	do(t, ctx,
-		chromedp.Navigate(e.srv.URL+"/login?next=/transactions"),
-		keys("#email", "operator@alpha.test"),
-		keys("#password", testPassword),
-		click(sel("login-submit")),
+		signIn(e, "/transactions", "operator@alpha.test"),
 		visible(`[data-code="202"]`),
 		click(`[data-code="202"] `+sel("tx-link")),
 		visible(sel("playbook")),
@@ -307,10 +311,7 @@ func TestBrowserBulkSMSToThreeCustomers(t *testing.T) {
 	}
 	ctx := newBrowser(t, 1366, 900)
 	do(t, ctx,
-		chromedp.Navigate(e.srv.URL+"/login?next=/transactions"),
-		keys("#email", "operator@alpha.test"),
-		keys("#password", testPassword),
-		clickAndLoad(sel("login-submit")),
+		signIn(e, "/transactions", "operator@alpha.test"),
 		visible(sel("tx-table")),
 		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('[data-testid="tx-select"]')].slice(0, 3).forEach(b => b.click())`),
 		chromedp.SetValue(chromedp.CSS(sel("bulk-channel")), "sms"),

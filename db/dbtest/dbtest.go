@@ -40,18 +40,8 @@ func New(t testing.TB) (*sqlx.DB, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := sql.Open("postgres", BaseURL())
-	if err != nil {
-		t.Fatalf("dbtest: %v", err)
-	}
+	admin, tpl := adminAndTemplate(t, ctx)
 	defer admin.Close()
-	if err := admin.PingContext(ctx); err != nil {
-		t.Fatalf("dbtest: PostgreSQL at %s does not answer (run `make db`): %v", BaseURL(), err)
-	}
-	tpl, err := ensureTemplate(ctx, admin)
-	if err != nil {
-		t.Fatalf("dbtest: template: %v", err)
-	}
 	name := "paymend_t_" + randHex(8)
 	if _, err := admin.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, tpl)); err != nil {
 		t.Fatalf("dbtest: create database: %v", err)
@@ -71,6 +61,25 @@ func New(t testing.TB) (*sqlx.DB, string) {
 		_, _ = a.Exec(fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
 	})
 	return d, u
+}
+
+// adminAndTemplate connects to the server and makes sure the migrated template exists.
+func adminAndTemplate(t testing.TB, ctx context.Context) (*sql.DB, string) {
+	t.Helper()
+	admin, err := sql.Open("postgres", BaseURL())
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	if err := admin.PingContext(ctx); err != nil {
+		admin.Close()
+		t.Fatalf("dbtest: PostgreSQL at %s does not answer (run `make db`): %v", BaseURL(), err)
+	}
+	tpl, err := ensureTemplate(ctx, admin)
+	if err != nil {
+		admin.Close()
+		t.Fatalf("dbtest: template: %v", err)
+	}
+	return admin, tpl
 }
 
 // WithDatabase returns u with its database name replaced.
@@ -143,22 +152,12 @@ func randHex(n int) string {
 // Keep returns a database that outlives the test run, created from the template on
 // first use and reused afterwards (benchmarks keep a million-row data set this way).
 // fresh is true when it was just created. The name includes the schema version.
-func Keep(t testing.TB, name string) (d *sqlx.DB, url string, fresh bool) {
+func Keep(t testing.TB, name string) (*sqlx.DB, string, bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := sql.Open("postgres", BaseURL())
-	if err != nil {
-		t.Fatalf("dbtest: %v", err)
-	}
+	admin, tpl := adminAndTemplate(t, ctx)
 	defer admin.Close()
-	if err := admin.PingContext(ctx); err != nil {
-		t.Fatalf("dbtest: PostgreSQL at %s does not answer (run `make db`): %v", BaseURL(), err)
-	}
-	tpl, err := ensureTemplate(ctx, admin)
-	if err != nil {
-		t.Fatalf("dbtest: template: %v", err)
-	}
 	full := "paymend_keep_" + name + "_" + tpl[len("paymend_tpl_"):]
 	var exists bool
 	if err := admin.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, full).Scan(&exists); err != nil {
@@ -170,7 +169,7 @@ func Keep(t testing.TB, name string) (d *sqlx.DB, url string, fresh bool) {
 		}
 	}
 	u := WithDatabase(BaseURL(), full)
-	d, err = db.Open(ctx, u)
+	d, err := db.Open(ctx, u)
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
