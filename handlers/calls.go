@@ -41,7 +41,11 @@ func (h *Calls) Create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := domain.DraftNotice(p.Merchant, cat.Lookup(tx.Code), tx, domain.NotifyPhone, defaultTemplates(), "", "zh-CN")
+	ts, err := h.Store.Templates(c.Request().Context(), p.Merchant.ID)
+	if err != nil {
+		return err
+	}
+	d, err := domain.DraftNotice(p.Merchant, cat.Lookup(tx.Code), tx, domain.NotifyPhone, ts, "", "zh-CN")
 	if errors.Is(err, domain.ErrNoContact) {
 		return web.Fail(http.StatusUnprocessableEntity, "no_contact", "notice.err.no_contact")
 	}

@@ -64,6 +64,7 @@ func Register(d Deps) {
 	(&Notifications{d}).Routes()
 	(&NotifySettings{d}).Routes()
 	(&Calls{d}).Routes()
+	(&Templates{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

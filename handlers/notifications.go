@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,12 +52,9 @@ type draft struct {
 // errNoContact means the payment has no contact for the channel.
 var errNoContact = domain.ErrNoContact
 
-// defaultTemplates are the shipped templates, built once.
-var defaultTemplates = sync.OnceValue(domain.DefaultTemplates)
-
 // render renders the notice for one payment (see domain.DraftNotice).
-func (d Deps) render(ctx context.Context, m domain.Merchant, cat *domain.Catalog, tx domain.Transaction, ch domain.NotifyChannel, templateKey, lang, actor string) (draft, error) {
-	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code), tx, ch, defaultTemplates(), templateKey, lang)
+func (d Deps) render(m domain.Merchant, cat *domain.Catalog, ts []domain.MessageTemplate, tx domain.Transaction, ch domain.NotifyChannel, templateKey, lang, actor string) (draft, error) {
+	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code), tx, ch, ts, templateKey, lang)
 	if err != nil {
 		return draft{}, err
 	}
@@ -114,6 +110,10 @@ func (h *Notifications) Preview(c echo.Context) error {
 func (h *Notifications) noticeForm(c echo.Context, tx domain.Transaction, channel, lang string) (views.NoticeForm, error) {
 	p := web.MustPrincipal(c)
 	cat, err := h.catalog(c)
+	var ts []domain.MessageTemplate
+	if err == nil {
+		ts, err = h.Store.Templates(c.Request().Context(), web.MerchantID(c))
+	}
 	if err != nil {
 		return views.NoticeForm{}, err
 	}
@@ -125,7 +125,7 @@ func (h *Notifications) noticeForm(c echo.Context, tx domain.Transaction, channe
 		}
 	}
 	v := views.NoticeForm{TxID: tx.ID, Channel: ch, Lang: customerLang(lang), Channels: sendChannels}
-	d, err := h.render(c.Request().Context(), p.Merchant, cat, tx, ch, "", v.Lang, p.Actor())
+	d, err := h.render(p.Merchant, cat, ts, tx, ch, "", v.Lang, p.Actor())
 	switch {
 	case errors.Is(err, errNoContact):
 		v.Error = web.T(c, "notice.err.no_contact")
@@ -149,11 +149,15 @@ func (h *Notifications) Send(c echo.Context) error {
 	}
 	p := web.MustPrincipal(c)
 	cat, err := h.catalog(c)
+	var ts []domain.MessageTemplate
+	if err == nil {
+		ts, err = h.Store.Templates(c.Request().Context(), web.MerchantID(c))
+	}
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	d, err := h.render(ctx, p.Merchant, cat, tx, ch, "", customerLang(c.FormValue("lang")), p.Actor())
+	d, err := h.render(p.Merchant, cat, ts, tx, ch, "", customerLang(c.FormValue("lang")), p.Actor())
 	if errors.Is(err, errNoContact) {
 		return web.Fail(http.StatusUnprocessableEntity, "no_contact", "notice.err.no_contact")
 	}
@@ -250,10 +254,14 @@ func (h *Notifications) APICreate(c echo.Context) error {
 		return err
 	}
 	cat, err := h.catalog(c)
+	var ts []domain.MessageTemplate
+	if err == nil {
+		ts, err = h.Store.Templates(c.Request().Context(), web.MerchantID(c))
+	}
 	if err != nil {
 		return err
 	}
-	d, err := h.render(ctx, p.Merchant, cat, tx, ch, req.Template, customerLang(req.Lang), p.Actor())
+	d, err := h.render(p.Merchant, cat, ts, tx, ch, req.Template, customerLang(req.Lang), p.Actor())
 	if errors.Is(err, errNoContact) {
 		return web.Fail(http.StatusUnprocessableEntity, "no_contact", "notice.err.no_contact")
 	}
@@ -306,6 +314,10 @@ func (h *Notifications) BulkNotify(c echo.Context) error {
 		return web.Fail(http.StatusUnprocessableEntity, "invalid_channel", "notice.err.channel")
 	}
 	cat, err := h.catalog(c)
+	var ts []domain.MessageTemplate
+	if err == nil {
+		ts, err = h.Store.Templates(c.Request().Context(), web.MerchantID(c))
+	}
 	if err != nil {
 		return err
 	}
@@ -346,7 +358,7 @@ func (h *Notifications) BulkNotify(c echo.Context) error {
 			v.NotFailed++
 			continue
 		}
-		d, err := h.render(ctx, p.Merchant, cat, t, ch, "", lang, p.Actor())
+		d, err := h.render(p.Merchant, cat, ts, t, ch, "", lang, p.Actor())
 		if errors.Is(err, errNoContact) {
 			v.NoContact++
 			continue

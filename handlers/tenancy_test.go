@@ -105,7 +105,12 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT array_to_string(webhook_secrets, ',') FROM merchants WHERE id = $1) ||
 		(SELECT count(*)::text FROM timeline WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(code || coalesce(title_zh, '') || coalesce(updated_at::text, ''), ',' ORDER BY code), '')
-			FROM failure_code_overrides WHERE merchant_id = $1)`, merchantID).Scan(&out)
+			FROM failure_code_overrides WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(key || body_zh, ',' ORDER BY key), '') FROM message_templates WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(name || enabled::text, ',' ORDER BY id), '') FROM notification_rules WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(channel || config::text, ',' ORDER BY channel), '') FROM notification_channels WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM notifications WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM call_tasks WHERE merchant_id = $1)`, merchantID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -389,4 +389,20 @@ var messages = map[string]msg{
 	"nsettings.test_recent":      {"最近的测试", "Recent tests"},
 	"nsettings.test_queued":      {"测试消息已排队发送至 %s,结果稍后显示在下方。", "Test queued for %s; its outcome appears below shortly."},
 	"nsettings.err.test":         {"请选择渠道并填写对应格式的收件人。", "Choose a channel and a recipient in its format."},
+
+	// Templates
+	"tpl.title":      {"通知模板", "Notification templates"},
+	"tpl.back":       {"← 通知渠道与规则", "← Channels and rules"},
+	"tpl.all":        {"← 全部模板", "← All templates"},
+	"tpl.intro":      {"按返回码、类别和渠道编写给客户的通知(中英文)。商户自定义的模板会替换同名的默认模板;语气请保持温和、专业,给出一个明确的下一步,不要透露风控细节。", "Write the notices customers get per code, category and channel, in Chinese and English. Your template replaces the shipped one with the same key. Keep the tone gentle and professional, give one clear next step, never reveal risk-control details."},
+	"tpl.key":        {"模板", "Template"},
+	"tpl.body":       {"内容", "Text"},
+	"tpl.custom":     {"已自定义", "Customised"},
+	"tpl.vars":       {"可用变量", "Variables"},
+	"tpl.subject_zh": {"标题(中文)", "Subject (Chinese)"},
+	"tpl.subject_en": {"标题(英文)", "Subject (English)"},
+	"tpl.body_zh":    {"内容(中文)", "Text (Chinese)"},
+	"tpl.body_en":    {"内容(英文)", "Text (English)"},
+	"tpl.preview":    {"预览(示例数据)", "Preview (sample values)"},
+	"tpl.reset":      {"恢复默认模板", "Restore the shipped template"},
 }

@@ -80,7 +80,10 @@ func (w *AutoNotifyWorker) merchant(ctx context.Context, mid int64) error {
 		}
 		var drafts []db.NewNotification
 		var at []time.Time
-		templates := domain.DefaultTemplates()
+		templates, err := tx.Templates(ctx, mid)
+		if err != nil {
+			return err
+		}
 		for _, t := range failed {
 			watermark = max(watermark, t.ID)
 			entry := cat.Lookup(t.Code)

@@ -104,9 +104,13 @@ func (w *NotifyWorker) fallback(ctx context.Context, merchantID int64, failed do
 		return err
 	}
 	entry := domain.NewCatalog(domain.DefaultCatalog(), overrides).Lookup(tx.Code)
+	templates, err := w.store.Templates(ctx, merchantID)
+	if err != nil {
+		return err
+	}
 	for i, c := range failed.Fallback {
 		ch := domain.NotifyChannel(c)
-		nd, err := domain.DraftNotice(m, entry, tx, ch, domain.DefaultTemplates(), "", failed.Lang)
+		nd, err := domain.DraftNotice(m, entry, tx, ch, templates, "", failed.Lang)
 		if err != nil {
 			continue
 		}
