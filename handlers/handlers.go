@@ -65,6 +65,7 @@ func Register(d Deps) {
 	(&NotifySettings{d}).Routes()
 	(&Calls{d}).Routes()
 	(&Templates{d}).Routes()
+	(&Orders{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

@@ -110,7 +110,8 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT coalesce(string_agg(name || enabled::text, ',' ORDER BY id), '') FROM notification_rules WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(channel || config::text, ',' ORDER BY channel), '') FROM notification_channels WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM notifications WHERE merchant_id = $1) ||
-		(SELECT count(*)::text FROM call_tasks WHERE merchant_id = $1)`, merchantID).Scan(&out)
+		(SELECT count(*)::text FROM call_tasks WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(order_id || status, ',' ORDER BY order_id), '') FROM orders WHERE merchant_id = $1)`, merchantID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -405,4 +405,8 @@ var messages = map[string]msg{
 	"tpl.body_en":    {"内容(英文)", "Text (English)"},
 	"tpl.preview":    {"预览(示例数据)", "Preview (sample values)"},
 	"tpl.reset":      {"恢复默认模板", "Restore the shipped template"},
+
+	// Orders API
+	"orders.err.batch":   {"请提交 1 到 1000 个订单。", "Send between 1 and 1000 orders."},
+	"orders.err.invalid": {"部分订单无效,均未保存;详见 details。", "Some orders are invalid; nothing was stored. See details."},
 }
