@@ -34,7 +34,7 @@ var ErrBadRule = errors.New("invalid notification rule")
 func (r NotifyRule) Validate() error {
 	if r.Name == "" || len([]rune(r.Name)) > 100 || len(r.Channels) == 0 || len(r.Channels) > 3 ||
 		r.Delay < 0 || r.Delay > 24*time.Hour || (r.Code != "" && !ValidCode(r.Code)) ||
-		(r.Category != "" && (!r.Category.Valid() || r.Category == CategoryUnclassified && false)) {
+		(r.Category != "" && !r.Category.Valid()) {
 		return ErrBadRule
 	}
 	seen := map[NotifyChannel]bool{}

@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Order is an order as the merchant's order system reports it.
 type Order struct {
@@ -19,7 +22,7 @@ func ValidateOrder(o Order) string {
 	switch {
 	case o.OrderID == "" || len(o.OrderID) > 64:
 		return "order_id must be 1–64 characters"
-	case !contains(OrderStatuses, o.Status):
+	case !slices.Contains(OrderStatuses, o.Status):
 		return "status must be one of created, paid, completed, cancelled, closed"
 	case o.Amount < 0 || o.Amount > 10_000_000_000_000:
 		return "amount must be a non-negative integer in minor units"
@@ -29,13 +32,4 @@ func ValidateOrder(o Order) string {
 		return "updated_at is required (RFC 3339)"
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

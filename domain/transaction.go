@@ -4,6 +4,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -23,27 +24,13 @@ const (
 var Statuses = []Status{StatusFailed, StatusPending, StatusSucceeded, StatusPartiallyRefunded, StatusRefunded}
 
 // Valid reports whether s is a known status.
-func (s Status) Valid() bool {
-	for _, v := range Statuses {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // Channels are the payment channels the platform knows.
 var Channels = []string{"card", "wechat", "alipay", "unionpay", "bank_transfer"}
 
 // ValidChannel reports whether c is a known channel.
-func ValidChannel(c string) bool {
-	for _, v := range Channels {
-		if v == c {
-			return true
-		}
-	}
-	return false
-}
+func ValidChannel(c string) bool { return slices.Contains(Channels, c) }
 
 // Money is an amount in minor units of a currency. Never a float.
 type Money struct {

@@ -86,18 +86,6 @@ func TestAutomaticRulesNotifyNewFailures(t *testing.T) {
 	}
 }
 
-func TestQuietHoursHoldSMSButNotEmail(t *testing.T) {
-	p := domain.NotifyPolicy{QuietStart: 0, QuietEnd: 23, DailyCap: 3}
-	loc := domain.ShanghaiZone()
-	at := time.Date(2026, 11, 25, 12, 0, 0, 0, loc)
-	if got := p.SendAt(domain.NotifySMS, at, loc); !got.Equal(time.Date(2026, 11, 25, 23, 0, 0, 0, loc)) {
-		t.Fatalf("sms at %s", got.In(loc))
-	}
-	if got := p.SendAt(domain.NotifyEmail, at, loc); !got.Equal(at) {
-		t.Fatalf("email at %s", got)
-	}
-}
-
 func TestRuleFallsBackAfterAPermanentFailure(t *testing.T) {
 	e := newEnv(t)
 	e.customerSide("alpha")

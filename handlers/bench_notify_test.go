@@ -2,12 +2,12 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
 
 	"paymend/db"
-	"paymend/domain"
 	"paymend/jobs"
 )
 
@@ -29,9 +29,9 @@ func benchBulkNotify(b *testing.B) {
 	for i := 0; i < 10_000; i += 500 {
 		rows := make([]db.ImportRow, 0, 500)
 		for j := i; j < i+500; j++ {
-			rows = append(rows, db.ImportRow{RowNo: j, EventRecord: db.EventRecord{EventID: "evt_b" + itoaB(j), Type: "payment.failed",
-				PlatformID: "TB" + itoaB(j), OrderID: "OB" + itoaB(j), Amount: 12900, Currency: "CNY", Channel: "card",
-				Code: "101", Message: "余额不足", CustomerRef: "C" + itoaB(j), CustomerName: "客户", EmailSealed: sealedEmail,
+			rows = append(rows, db.ImportRow{RowNo: j, EventRecord: db.EventRecord{EventID: fmt.Sprintf("evt_b%05d", j), Type: "payment.failed",
+				PlatformID: fmt.Sprintf("TB%05d", j), OrderID: fmt.Sprintf("OB%05d", j), Amount: 12900, Currency: "CNY", Channel: "card",
+				Code: "101", Message: "余额不足", CustomerRef: fmt.Sprintf("C%05d", j), CustomerName: "客户", EmailSealed: sealedEmail,
 				EmailMasked: "b***@example.com", Payload: []byte(`{}`), OccurredAt: time.Now().Add(-time.Hour)}})
 		}
 		if _, err := e.store.ImportEvents(ctx, e.m["alpha"].ID, func(put func(db.ImportRow) error) error {
@@ -83,10 +83,4 @@ func benchBulkNotify(b *testing.B) {
 	var sent int
 	e.store.DB().Get(&sent, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND state = 'sent'`, e.m["alpha"].ID)
 	b.ReportMetric(float64(sent)/time.Since(start).Seconds(), "delivered/s")
-	_ = domain.NoticeSent
-}
-
-func itoaB(n int) string {
-	return string(rune('0'+n/10000%10)) + string(rune('0'+n/1000%10)) + string(rune('0'+n/100%10)) +
-		string(rune('0'+n/10%10)) + string(rune('0'+n%10))
 }

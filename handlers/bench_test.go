@@ -55,8 +55,7 @@ func millionRowEnv(b *testing.B) (*env, domain.Merchant) {
 		}
 		b.Logf("seeded in %s", time.Since(start).Round(time.Millisecond))
 	}
-	t := &testing.T{}
-	e := &env{t: t, store: store, m: map[string]domain.Merchant{"demo": m}}
+	e := &env{t: b, store: store, m: map[string]domain.Merchant{"demo": m}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.app = web.New(web.Config{Backend: store, Secret: []byte("bench-secret-bench-secret-bench-secret"), Logger: log})
 	sealer, _ := domain.NewSealer(make([]byte, 32))
@@ -90,7 +89,7 @@ func BenchmarkListPage(b *testing.B) {
 	}
 	srv := httptest.NewServer(e.app.Echo)
 	defer srv.Close()
-	jar := e.browserFor(b, srv.URL, u.Email, "benchmark-password-1", hash, u)
+	jar := e.browserFor(b, srv.URL, u.Email, "benchmark-password-1")
 	cat := domain.NewCatalog(domain.DefaultCatalog(), nil)
 	week := time.Now().In(m.Location()).Add(-7 * 24 * time.Hour).Format("2006-01-02T15:04")
 	filters := []string{"", "code=101", "code=301", "category=network", "channel=wechat", "bank=CMB",
@@ -131,7 +130,7 @@ func BenchmarkListPage(b *testing.B) {
 }
 
 // browserFor logs the user in over HTTP and returns a cookie-keeping client.
-func (e *env) browserFor(b *testing.B, base, email, pw, hash string, u domain.User) *http.Client {
+func (e *env) browserFor(b *testing.B, base, email, pw string) *http.Client {
 	b.Helper()
 	c := e.browser()
 	form := url.Values{"email": {email}, "password": {pw}}

@@ -14,57 +14,20 @@ import (
 	"paymend/web"
 )
 
-// Calls is the support team's phone worklist: a call task per payment, with the
-// script, the number revealed only on demand (audited), and the outcome.
+// Calls is the support team's phone worklist: a call task per payment (created by a
+// phone notice, see jobs.NotifyWorker), with the script, the number revealed only on
+// demand (audited), and the outcome.
 type Calls struct{ Deps }
 
 // Routes registers the worklist (operators and admins).
 func (h *Calls) Routes() {
-	op := web.RequireRole(domain.RoleOperator)
-	h.App.Console.POST("/transactions/:id/call", h.Create, op)
-	g := h.App.Console.Group("/calls", op)
+	g := h.App.Console.Group("/calls", web.RequireRole(domain.RoleOperator))
 	g.GET("", h.List)
 	g.POST("/:id/reveal", h.Reveal)
 	g.POST("/:id/done", h.Done)
 }
 
 var callOutcomes = []string{"reached", "no_answer", "wrong_number", "callback"}
-
-// Create opens a call task for a failed payment with the phone script.
-func (h *Calls) Create(c echo.Context) error {
-	tx, err := h.loadTx(c)
-	if err != nil {
-		return err
-	}
-	p := web.MustPrincipal(c)
-	cat, err := h.catalog(c)
-	if err != nil {
-		return err
-	}
-	ts, err := h.Store.Templates(c.Request().Context(), p.Merchant.ID)
-	if err != nil {
-		return err
-	}
-	d, err := domain.DraftNotice(p.Merchant, cat.Lookup(tx.Code), tx, domain.NotifyPhone, ts, "", "zh-CN")
-	if errors.Is(err, domain.ErrNoContact) {
-		return web.Fail(http.StatusUnprocessableEntity, "no_contact", "notice.err.no_contact")
-	}
-	if err != nil {
-		return err
-	}
-	back := "/transactions/" + strconv.FormatInt(tx.ID, 10)
-	_, err = h.Store.CreateCallTask(c.Request().Context(), p.Merchant.ID, tx.ID, d.Body, d.RecipientMasked, p.Actor(), h.now())
-	if errors.Is(err, db.ErrDuplicate) {
-		web.AddFlash(c, "info", web.T(c, "calls.already"))
-		return web.Redirect(c, back)
-	}
-	if err != nil {
-		return err
-	}
-	h.audit(c, "call.create", tx.PlatformID, domain.AuditOK, nil)
-	web.AddFlash(c, "ok", web.T(c, "calls.created"))
-	return web.Redirect(c, back)
-}
 
 func (h *Calls) render(c echo.Context, status int, v views.CallsView) error {
 	return web.Render(c, status, views.CallsPage(web.Shell(c, "calls", web.T(c, "calls.title")), v), nil)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -211,29 +212,11 @@ func unmasked(s string) string {
 	return s
 }
 
+// stripBOM skips a UTF-8 byte-order mark, which spreadsheet exports often start with.
 func stripBOM(r io.Reader) io.Reader {
-	br := &bomReader{r: r}
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\xEF\xBB\xBF" {
+		_, _ = br.Discard(3)
+	}
 	return br
-}
-
-type bomReader struct {
-	r       io.Reader
-	checked bool
-}
-
-func (b *bomReader) Read(p []byte) (int, error) {
-	if b.checked {
-		return b.r.Read(p)
-	}
-	b.checked = true
-	buf := make([]byte, 3)
-	n, err := io.ReadFull(b.r, buf)
-	if n == 3 && string(buf) == "\xEF\xBB\xBF" {
-		return b.r.Read(p)
-	}
-	b.r = io.MultiReader(strings.NewReader(string(buf[:n])), b.r)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return 0, err
-	}
-	return b.r.Read(p)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -63,6 +64,16 @@ func (d Deps) render(m domain.Merchant, cat *domain.Catalog, ts []domain.Message
 		Segments: nd.Segments, Chars: nd.Chars}, nil
 }
 
+// noticeKit is what rendering a notice needs: the merchant's catalog and templates.
+func (d Deps) noticeKit(c echo.Context) (*domain.Catalog, []domain.MessageTemplate, error) {
+	cat, err := d.catalog(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := d.Store.Templates(c.Request().Context(), web.MerchantID(c))
+	return cat, ts, err
+}
+
 // queue stores notices and their delivery jobs in one transaction and returns the
 // ids created (a template already sent for a payment on a channel is skipped).
 func (d Deps) queue(ctx context.Context, merchantID int64, ns []db.NewNotification) ([]int64, error) {
@@ -77,8 +88,10 @@ func (d Deps) queue(ctx context.Context, merchantID int64, ns []db.NewNotificati
 	return ids, err
 }
 
+// parseChannel accepts a channel a notice can be queued on: the message channels,
+// and phone, whose "delivery" puts a call in the support team's worklist.
 func parseChannel(s string) (domain.NotifyChannel, bool) {
-	for _, c := range sendChannels {
+	for _, c := range append(sendChannels, domain.NotifyPhone) {
 		if string(c) == s {
 			return c, true
 		}
@@ -109,11 +122,7 @@ func (h *Notifications) Preview(c echo.Context) error {
 
 func (h *Notifications) noticeForm(c echo.Context, tx domain.Transaction, channel, lang string) (views.NoticeForm, error) {
 	p := web.MustPrincipal(c)
-	cat, err := h.catalog(c)
-	var ts []domain.MessageTemplate
-	if err == nil {
-		ts, err = h.Store.Templates(c.Request().Context(), web.MerchantID(c))
-	}
+	cat, ts, err := h.noticeKit(c)
 	if err != nil {
 		return views.NoticeForm{}, err
 	}
@@ -148,11 +157,7 @@ func (h *Notifications) Send(c echo.Context) error {
 		return web.Fail(http.StatusUnprocessableEntity, "invalid_channel", "notice.err.channel")
 	}
 	p := web.MustPrincipal(c)
-	cat, err := h.catalog(c)
-	var ts []domain.MessageTemplate
-	if err == nil {
-		ts, err = h.Store.Templates(c.Request().Context(), web.MerchantID(c))
-	}
+	cat, ts, err := h.noticeKit(c)
 	if err != nil {
 		return err
 	}
@@ -203,26 +208,22 @@ func (h *Notifications) List(c echo.Context) error {
 
 // noticeJSON is a notification as the API shows it.
 type noticeJSON struct {
-	ID            int64   `json:"id"`
-	TransactionID string  `json:"transaction_id"`
-	Channel       string  `json:"channel"`
-	Template      string  `json:"template"`
-	To            string  `json:"to"`
-	State         string  `json:"state"`
-	Reason        string  `json:"reason,omitempty"`
-	Attempts      int     `json:"attempts"`
-	CreatedAt     string  `json:"created_at"`
-	SentAt        *string `json:"sent_at,omitempty"`
+	ID            int64      `json:"id"`
+	TransactionID string     `json:"transaction_id"`
+	Channel       string     `json:"channel"`
+	Template      string     `json:"template"`
+	To            string     `json:"to"`
+	State         string     `json:"state"`
+	Reason        string     `json:"reason,omitempty"`
+	Attempts      int        `json:"attempts"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SentAt        *time.Time `json:"sent_at,omitempty"`
 }
 
 func toNoticeJSON(n domain.Notification) noticeJSON {
 	out := noticeJSON{ID: n.ID, TransactionID: n.PlatformID, Channel: string(n.Channel), Template: n.TemplateKey,
 		To: n.RecipientMasked, State: n.State, Reason: n.LastError, Attempts: n.Attempts,
-		CreatedAt: n.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
-	if n.SentAt != nil {
-		s := n.SentAt.UTC().Format("2006-01-02T15:04:05Z")
-		out.SentAt = &s
-	}
+		CreatedAt: n.CreatedAt.UTC(), SentAt: n.SentAt}
 	return out
 }
 
@@ -253,11 +254,7 @@ func (h *Notifications) APICreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cat, err := h.catalog(c)
-	var ts []domain.MessageTemplate
-	if err == nil {
-		ts, err = h.Store.Templates(c.Request().Context(), web.MerchantID(c))
-	}
+	cat, ts, err := h.noticeKit(c)
 	if err != nil {
 		return err
 	}
@@ -313,11 +310,7 @@ func (h *Notifications) BulkNotify(c echo.Context) error {
 	if !ok {
 		return web.Fail(http.StatusUnprocessableEntity, "invalid_channel", "notice.err.channel")
 	}
-	cat, err := h.catalog(c)
-	var ts []domain.MessageTemplate
-	if err == nil {
-		ts, err = h.Store.Templates(c.Request().Context(), web.MerchantID(c))
-	}
+	cat, ts, err := h.noticeKit(c)
 	if err != nil {
 		return err
 	}

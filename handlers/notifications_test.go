@@ -159,12 +159,7 @@ func TestNotificationFailuresAreVisibleAndNothingIsLost(t *testing.T) {
 	if got.State != domain.NoticeFailed || !strings.Contains(got.LastError, "not") {
 		t.Fatalf("unconfigured: %s %q", got.State, got.LastError)
 	}
-	// A gateway that rejects the message (4xx) fails it permanently with its answer.
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		w.Write([]byte(`{"error":"number blocked"}`))
-	}))
-	defer gw.Close()
+	// An SMTP server that cannot be reached is a temporary failure.
 	sealed, _ := e.sealer.Seal("k")
 	e.store.SaveChannelSettings(ctx, e.m["alpha"].ID, domain.ChannelSettings{Channel: domain.NotifyEmail, Enabled: true,
 		Host: "127.0.0.1", Port: 1, Security: "none", From: "x@shop.test"}, sealed)
@@ -232,7 +227,7 @@ func TestNotificationsAPI(t *testing.T) {
 		`{"transaction_id":"TNOTE3","channel":"pigeon"}`: http.StatusUnprocessableEntity,
 		`{"transaction_id":`:                             http.StatusBadRequest,
 	} {
-		if resp, out := call("POST", "/api/v1/notifications", body); resp.StatusCode != want || out["error"] == nil {
+		if resp, out := call("POST", "/api/v1/notifications", body); resp.StatusCode != want || (want >= 400) != (out["error"] != nil) {
 			t.Errorf("%s: %d %v", body, resp.StatusCode, out)
 		}
 	}
@@ -280,11 +275,16 @@ func TestPhoneCallWorklist(t *testing.T) {
 	ctx := context.Background()
 	tx, _ := e.store.TransactionByPlatformID(ctx, e.m["alpha"].ID, "TCALL")
 	c := e.login("operator@alpha.test")
-	path := fmt.Sprintf("/transactions/%d/call", tx.ID)
-	if resp := e.post(c, path, nil); resp.StatusCode != http.StatusSeeOther {
+	path := fmt.Sprintf("/transactions/%d/notify", tx.ID)
+	if resp := e.post(c, path, url.Values{"channel": {"phone"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("create: %d", resp.StatusCode)
 	}
-	e.post(c, path, nil).Body.Close() // a second open call for the same payment is not created
+	e.post(c, path, url.Values{"channel": {"phone"}}).Body.Close() // the same phone notice is not queued twice
+	rows, _, _ := e.store.Notifications(ctx, e.m["alpha"].ID, dbNoticeFilter(tx.ID))
+	if len(rows) != 1 || rows[0].Channel != "phone" {
+		t.Fatalf("phone notices %+v", rows)
+	}
+	e.waitNotice(rows[0].ID)
 	d := doc(t, e.get(c, "/calls"))
 	if n := d.Find(tid("call-task")).Length(); n != 1 {
 		t.Fatalf("%d open calls", n)
@@ -305,12 +305,12 @@ func TestPhoneCallWorklist(t *testing.T) {
 	for _, en := range tl {
 		kinds = append(kinds, en.Kind)
 	}
-	if got := strings.Join(kinds, ","); got != "payment.failed,call.created,call.done" {
+	if got := strings.Join(kinds, ","); got != "payment.failed,call.created,notification.sent,call.done" {
 		t.Fatalf("timeline %s", got)
 	}
 	entries, _, _ := e.store.AuditLog(ctx, e.m["alpha"].ID, dbAuditFilter("call."))
-	if len(entries) != 3 {
-		t.Fatalf("%d call audit entries", len(entries))
+	if len(entries) != 2 || entries[0].Action != "call.done" || entries[1].Action != "call.reveal" {
+		t.Fatalf("call audit entries %+v", entries)
 	}
 	if resp := e.get(e.login("viewer@alpha.test"), "/calls"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("viewer: %d", resp.StatusCode)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,15 +159,8 @@ func parseTxQuery(q url.Values, m domain.Merchant, cat *domain.Catalog, defaultS
 		f.Q = s
 	}
 	if s := q.Get("limit"); s != "" {
-		n := 0
-		for _, r := range s {
-			if r < '0' || r > '9' || n > 1000 {
-				n = -1
-				break
-			}
-			n = n*10 + int(r-'0')
-		}
-		if n < 1 || n > 100 {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
 			bad("limit", "filter.err.limit")
 		}
 		f.Limit = n

@@ -376,8 +376,6 @@ var messages = map[string]msg{
 	"calls.notes":                {"备注", "Notes"},
 	"calls.record":               {"记录结果", "Record outcome"},
 	"calls.create":               {"加入电话回访", "Add to call worklist"},
-	"calls.created":              {"已加入电话回访任务。", "Added to the call worklist."},
-	"calls.already":              {"该交易已有未完成的电话回访任务。", "This payment already has an open call."},
 	"calls.recorded":             {"已记录通话结果。", "Call outcome recorded."},
 	"calls.err.outcome":          {"请选择通话结果,备注不超过 1000 字。", "Choose an outcome; notes up to 1000 characters."},
 	"calls.err.done":             {"该任务已完成。", "This call is already done."},

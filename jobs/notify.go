@@ -55,6 +55,14 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		return err
 	}
 	n := d.Notification
+	if n.Channel == domain.NotifyPhone {
+		// A phone notice is delivered to people: the call goes into the worklist.
+		id, err := w.store.CreateCallTask(ctx, mid, n.TransactionID, n.Body, n.RecipientMasked, n.CreatedBy, w.now())
+		if err != nil && !errors.Is(err, db.ErrDuplicate) { // an open call for the payment already exists
+			return err
+		}
+		return w.finish(ctx, mid, n, domain.NoticeSent, notify.Result{ProviderID: fmt.Sprintf("call-%d", id)}, nil)
+	}
 	msg, ch, err := w.prepare(ctx, d)
 	if err != nil { // settings or recipient unusable: no retry will help
 		return w.finish(ctx, mid, n, domain.NoticeFailed, notify.Result{}, err)

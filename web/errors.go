@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -97,5 +96,3 @@ func statusKey(status int) string {
 	}
 	return "error.bad_request"
 }
-
-var _ = slog.Default

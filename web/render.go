@@ -87,6 +87,4 @@ func SafeBack(p string) string {
 	return u.RequestURI()
 }
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -255,7 +256,7 @@ func (a *App) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			dest := "/login"
 			if c.Request().Method == http.MethodGet && c.Request().URL.Path != "/" {
-				dest += "?next=" + urlQueryEscape(c.Request().URL.RequestURI())
+				dest += "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
 			}
 			return Redirect(c, dest)
 		}
