@@ -27,6 +27,8 @@ type Deps struct {
 	Notices NoticeQueue // inserts notification delivery jobs
 
 	banks *cache.TTL[[]string] // filter menu values; set by Register
+	// riskRules holds each merchant's enabled risk rules for the risk check.
+	riskRules *cache.TTL[[]domain.RiskRule]
 }
 
 func (d Deps) now() time.Time { return d.App.Now() }
@@ -50,6 +52,7 @@ func (d Deps) auditFor(c echo.Context, merchantID int64, e domain.AuditEntry, de
 // Register adds every area's routes to the app.
 func Register(d Deps) {
 	d.banks = cache.New[[]string](5 * time.Minute)
+	d.riskRules = cache.New[[]domain.RiskRule](riskRulesTTL)
 	(&Auth{d}).Routes()
 	(&Home{d}).Routes()
 	(&Users{d}).Routes()
@@ -66,6 +69,7 @@ func Register(d Deps) {
 	(&Calls{d}).Routes()
 	(&Templates{d}).Routes()
 	(&Orders{d}).Routes()
+	(&Risk{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

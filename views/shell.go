@@ -43,6 +43,7 @@ var Nav = []NavItem{
 	{"notifications", "/notifications", "nav.notifications", domain.RoleViewer},
 	{"calls", "/calls", "nav.calls", domain.RoleOperator},
 	{"codes", "/codes", "nav.codes", domain.RoleViewer},
+	{"risk", "/risk", "nav.risk", domain.RoleOperator},
 	{"users", "/users", "nav.users", domain.RoleAdmin},
 	{"audit", "/audit", "nav.audit", domain.RoleAdmin},
 	{"settings", "/settings", "nav.settings", domain.RoleAdmin},
