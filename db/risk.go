@@ -117,16 +117,24 @@ func rowsOrNotFound(res interface{ RowsAffected() (int64, error) }, err error, p
 // costs no more than its limit.
 func (s *Store) RiskCounters(ctx context.Context, merchantID int64, c domain.RiskCheck, n domain.RiskNeeds, dayStart, now time.Time) (domain.RiskCounters, error) {
 	k := domain.RiskCounters{Customer: map[int]int{}, BIN: map[int]int{}}
-	args := []any{merchantID, c.CustomerID}
+	args := []any{merchantID}
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	cust := ""
+	customer := func() string { // the customer parameter, added only when used
+		if cust == "" {
+			cust = arg(c.CustomerID)
+		}
+		return cust
+	}
 	var cols []string
 	var dests []any
 	if n.Day {
-		cols = append(cols, `(SELECT coalesce(sum(amount) FILTER (WHERE currency = `+arg(c.Currency)+`), 0)::bigint
-			FROM risk_decisions WHERE merchant_id = $1 AND customer_id = $2 AND created_at >= `+arg(dayStart)+
+		cur, day := arg(c.Currency), arg(dayStart)
+		cols = append(cols, `(SELECT coalesce(sum(amount) FILTER (WHERE currency = `+cur+`), 0)::bigint
+			FROM risk_decisions WHERE merchant_id = $1 AND customer_id = `+customer()+` AND created_at >= `+day+
 			` AND decision <> 'block')`,
-			`(SELECT count(*) FROM risk_decisions WHERE merchant_id = $1 AND customer_id = $2 AND created_at >= `+
-				arg(dayStart)+` AND decision <> 'block')`)
+			`(SELECT count(*) FROM risk_decisions WHERE merchant_id = $1 AND customer_id = `+customer()+` AND created_at >= `+
+				day+` AND decision <> 'block')`)
 		dests = append(dests, &k.DayAmount, &k.DayCount)
 	}
 	type win struct {
@@ -149,7 +157,9 @@ func (s *Store) RiskCounters(ctx context.Context, merchantID int64, c domain.Ris
 			dests = append(dests, x.counts)
 		}
 	}
-	addWindows(n.Customer, "customer_id", "$2", k.Customer)
+	if len(n.Customer) > 0 {
+		addWindows(n.Customer, "customer_id", customer(), k.Customer)
+	}
 	if len(n.BIN) > 0 {
 		addWindows(n.BIN, "card_bin", arg(c.CardBIN), k.BIN)
 	}
@@ -277,10 +287,10 @@ type BacktestPayment struct {
 	OccurredAt time.Time
 }
 
-// EachBacktestPayment streams the merchant's payments in [from, to), oldest first.
+// EachBacktestPayment streams the merchant's payments in [from, to], oldest first.
 func (s *Store) EachBacktestPayment(ctx context.Context, merchantID int64, from, to time.Time, fn func(BacktestPayment)) error {
 	const q = `SELECT customer_ref, amount, currency, channel, card_bin, pay_status = 'succeeded', occurred_at
-		FROM transactions WHERE merchant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND has_payment
+		FROM transactions WHERE merchant_id = $1 AND occurred_at >= $2 AND occurred_at <= $3 AND has_payment
 		ORDER BY occurred_at, id`
 	rows, err := s.x.QueryContext(ctx, q, merchantID, from, to)
 	if err != nil {
