@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"paymend/domain"
@@ -110,69 +111,100 @@ func rowsOrNotFound(res interface{ RowsAffected() (int64, error) }, err error, p
 	return nil
 }
 
-// RiskCounters reads, in one query, the counters the rules need for a check:
-// the customer's allowed or verified payments since dayStart (count and amount
-// in the check's currency) and attempts in each velocity window, per customer
-// and per card BIN. Attempt counts stop at the cap the rules need, so a busy BIN
-// costs no more than its limit.
+// prepared returns q prepared once per pool (database/sql prepares it again on
+// each connection as needed), so a hot query is planned once, not per call. Inside
+// a transaction it returns nil and the caller runs q as is.
+func (s *Store) prepared(ctx context.Context, q string) *sqlx.Stmt {
+	if s.db == nil || s.stmts == nil {
+		return nil
+	}
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sqlx.Stmt)
+	}
+	st, err := s.db.PreparexContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	if old, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return old.(*sqlx.Stmt)
+	}
+	return st
+}
+
+func (s *Store) queryRowHot(ctx context.Context, q string, args ...any) *sqlx.Row {
+	if st := s.prepared(ctx, q); st != nil {
+		return st.QueryRowxContext(ctx, args...)
+	}
+	return s.x.QueryRowxContext(ctx, q, args...)
+}
+
+// RiskCounters reads, in one query, the counters the rules need for a check: one
+// pass over the customer's recent decisions gives their allowed or verified
+// payments since dayStart (count, and amount in the check's currency) and their
+// attempts in each velocity window; a second index range gives attempts with the
+// card BIN, stopping at the cap the rules need, so a busy BIN costs no more than
+// its limit. The SQL depends only on the shape of the rules, so it is prepared.
 func (s *Store) RiskCounters(ctx context.Context, merchantID int64, c domain.RiskCheck, n domain.RiskNeeds, dayStart, now time.Time) (domain.RiskCounters, error) {
 	k := domain.RiskCounters{Customer: map[int]int{}, BIN: map[int]int{}}
 	args := []any{merchantID}
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	cust := ""
-	customer := func() string { // the customer parameter, added only when used
-		if cust == "" {
-			cust = arg(c.CustomerID)
-		}
-		return cust
-	}
 	var cols []string
 	var dests []any
-	if n.Day {
-		cur, day := arg(c.Currency), arg(dayStart)
-		cols = append(cols, `(SELECT coalesce(sum(amount) FILTER (WHERE currency = `+cur+`), 0)::bigint
-			FROM risk_decisions WHERE merchant_id = $1 AND customer_id = `+customer()+` AND created_at >= `+day+
-			` AND decision <> 'block')`,
-			`(SELECT count(*) FROM risk_decisions WHERE merchant_id = $1 AND customer_id = `+customer()+` AND created_at >= `+
-				day+` AND decision <> 'block')`)
-		dests = append(dests, &k.DayAmount, &k.DayCount)
-	}
-	type win struct {
-		minutes int
-		dst     map[int]int
-		counts  *int
-	}
-	var wins []*win
-	addWindows := func(m map[int]int, col, val string, dst map[int]int) {
-		keys := make([]int, 0, len(m))
-		for w := range m {
-			keys = append(keys, w)
+	custWins := sortedKeys(n.Customer)
+	binWins := sortedKeys(n.BIN)
+	custCounts := make([]int, len(custWins))
+	binCounts := make([]int, len(binWins))
+	from := ""
+	if n.Day || len(custWins) > 0 {
+		since := now
+		if n.Day {
+			day, cur := arg(dayStart), arg(c.Currency)
+			cols = append(cols, `coalesce(sum(amount) FILTER (WHERE created_at >= `+day+` AND decision <> 'block' AND currency = `+cur+`), 0)::bigint`,
+				`count(*) FILTER (WHERE created_at >= `+day+` AND decision <> 'block')`)
+			dests = append(dests, &k.DayAmount, &k.DayCount)
+			since = dayStart
 		}
-		sort.Ints(keys)
-		for _, w := range keys {
-			x := &win{minutes: w, dst: dst, counts: new(int)}
-			wins = append(wins, x)
+		for i, w := range custWins {
+			t := now.Add(-time.Duration(w) * time.Minute)
+			cols = append(cols, `count(*) FILTER (WHERE created_at > `+arg(t)+`)`)
+			dests = append(dests, &custCounts[i])
+			if t.Before(since) {
+				since = t
+			}
+		}
+		from = ` FROM risk_decisions WHERE merchant_id = $1 AND customer_id = ` + arg(c.CustomerID) + ` AND created_at >= ` + arg(since)
+	}
+	if len(binWins) > 0 {
+		bin := arg(c.CardBIN)
+		for i, w := range binWins {
 			cols = append(cols, fmt.Sprintf(`(SELECT count(*) FROM (SELECT 1 FROM risk_decisions WHERE merchant_id = $1
-				AND %s = %s AND created_at > %s LIMIT %d) s)`, col, val, arg(now.Add(-time.Duration(w)*time.Minute)), m[w]))
-			dests = append(dests, x.counts)
+				AND card_bin = %s AND created_at > %s LIMIT %d) s)`, bin, arg(now.Add(-time.Duration(w)*time.Minute)), n.BIN[w]))
+			dests = append(dests, &binCounts[i])
 		}
-	}
-	if len(n.Customer) > 0 {
-		addWindows(n.Customer, "customer_id", customer(), k.Customer)
-	}
-	if len(n.BIN) > 0 {
-		addWindows(n.BIN, "card_bin", arg(c.CardBIN), k.BIN)
 	}
 	if len(cols) == 0 {
 		return k, nil
 	}
-	if err := s.x.QueryRowxContext(ctx, `SELECT `+strings.Join(cols, ", "), args...).Scan(dests...); err != nil {
+	if err := s.queryRowHot(ctx, `SELECT `+strings.Join(cols, ", ")+from, args...).Scan(dests...); err != nil {
 		return k, fmt.Errorf("db: risk counters: %w", mapErr(err))
 	}
-	for _, w := range wins {
-		w.dst[w.minutes] = *w.counts
+	for i, w := range custWins {
+		k.Customer[w] = custCounts[i]
+	}
+	for i, w := range binWins {
+		k.BIN[w] = binCounts[i]
 	}
 	return k, nil
+}
+
+func sortedKeys(m map[int]int) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
 }
 
 // LogRiskDecision records one decision; it is what later checks count.
@@ -180,7 +212,7 @@ func (s *Store) LogRiskDecision(ctx context.Context, merchantID int64, c domain.
 	const q = `INSERT INTO risk_decisions (merchant_id, customer_id, order_id, amount, currency, channel, card_bin,
 		decision, rule_ids, reasons, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`
 	var id int64
-	err := s.x.QueryRowxContext(ctx, q, merchantID, c.CustomerID, c.OrderID, c.Amount, c.Currency, c.Channel, c.CardBIN,
+	err := s.queryRowHot(ctx, q, merchantID, c.CustomerID, c.OrderID, c.Amount, c.Currency, c.Channel, c.CardBIN,
 		string(res.Decision), pq.Array(res.RuleIDs()), reasons, at).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("db: log risk decision: %w", mapErr(err))
