@@ -32,6 +32,7 @@ import (
 	"paymend/domain"
 	"paymend/handlers"
 	"paymend/jobs"
+	"paymend/platform"
 	"paymend/platform/sandbox"
 	"paymend/web"
 )
@@ -227,13 +228,15 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log})
+	pc := platform.New(cfg.APIURL, cfg.APIKey)
+	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log, Platform: pc})
 	if err != nil {
 		return err
 	}
 	app := web.New(web.Config{Backend: store, Secret: cfg.Secret, Logger: log,
 		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"), TrustProxy: os.Getenv("PAYMEND_TRUST_PROXY") == "1"})
-	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL, Notices: workers})
+	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL, Notices: workers,
+		Refunds: workers})
 	srv := &http.Server{Addr: cfg.Addr, Handler: app.Echo, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second, WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -562,5 +565,7 @@ func seedDemoChannels(ctx context.Context, store *db.Store, sealer *domain.Seale
 			return err
 		}
 	}
-	return nil
+	// CONTRACT: refunds above 1,000.00 CNY need a second person.
+	approval := int64(100000)
+	return store.SaveRefundPolicy(ctx, merchantID, domain.RefundPolicy{ApprovalAbove: &approval, GraceMinutes: 30, AutoRefundNotify: true})
 }

@@ -25,6 +25,7 @@ type Deps struct {
 	Log     *slog.Logger
 	BaseURL string
 	Notices NoticeQueue // inserts notification delivery jobs
+	Refunds RefundQueue // inserts refund submit jobs
 
 	banks *cache.TTL[[]string] // filter menu values; set by Register
 	// riskRules holds each merchant's enabled risk rules for the risk check.
@@ -69,6 +70,7 @@ func Register(d Deps) {
 	(&Calls{d}).Routes()
 	(&Templates{d}).Routes()
 	(&Orders{d}).Routes()
+	(&Refunds{d}).Routes()
 	(&Risk{d}).Routes()
 }
 
