@@ -515,6 +515,14 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := seedDemoChannels(ctx, store, sealer, cfg, m.ID); err != nil {
 		return err
 	}
+	// CONTRACT.md: verify above 5,000.00 CNY, block above 50,000.00 CNY; and an
+	// emergency plan to rehearse (backup channels, contacts).
+	if err := store.SeedDemoRiskRules(ctx, m.ID, m.Currency, time.Now().UTC()); err != nil {
+		return err
+	}
+	if err := store.SeedDemoEmergency(ctx, m.ID, time.Now().UTC()); err != nil {
+		return err
+	}
 	have, err := store.CountSeeded(ctx, m.ID)
 	if err != nil {
 		return err

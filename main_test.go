@@ -105,6 +105,14 @@ func TestCommands(t *testing.T) {
 	if failed == 0 || succeeded <= failed {
 		t.Fatalf("demo mix: %d failed, %d succeeded", failed, succeeded)
 	}
+	// CONTRACT.md's demo risk rules, seeded once however often seed runs.
+	rules, _ := store.RiskRules(ctx, m.ID, true)
+	if len(rules) != 2 || rules[0].Action != "verify" || rules[0].Amount != 500000 || rules[1].Action != "block" || rules[1].Amount != 5000000 {
+		t.Fatalf("demo risk rules %+v", rules)
+	}
+	if chans, _ := store.PayChannels(ctx, m.ID); len(chans) == 0 {
+		t.Fatal("demo channels have no backups")
+	}
 	if _, err := cli(t, "", "frobnicate"); err == nil {
 		t.Fatal("unknown command accepted")
 	}

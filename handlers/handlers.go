@@ -30,6 +30,8 @@ type Deps struct {
 	banks *cache.TTL[[]string] // filter menu values; set by Register
 	// riskRules holds each merchant's enabled risk rules for the risk check.
 	riskRules *cache.TTL[[]domain.RiskRule]
+	// payChans holds each merchant's payment channel states for notices.
+	payChans *cache.TTL[[]domain.PayChannel]
 }
 
 func (d Deps) now() time.Time { return d.App.Now() }
@@ -54,6 +56,7 @@ func (d Deps) auditFor(c echo.Context, merchantID int64, e domain.AuditEntry, de
 func Register(d Deps) {
 	d.banks = cache.New[[]string](5 * time.Minute)
 	d.riskRules = cache.New[[]domain.RiskRule](riskRulesTTL)
+	d.payChans = cache.New[[]domain.PayChannel](payChannelsTTL)
 	(&Auth{d}).Routes()
 	(&Home{d}).Routes()
 	(&Users{d}).Routes()
@@ -72,6 +75,7 @@ func Register(d Deps) {
 	(&Orders{d}).Routes()
 	(&Refunds{d}).Routes()
 	(&Risk{d}).Routes()
+	(&Emergency{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

@@ -55,7 +55,7 @@ var errNoContact = domain.ErrNoContact
 
 // render renders the notice for one payment (see domain.DraftNotice).
 func (d Deps) render(m domain.Merchant, cat *domain.Catalog, ts []domain.MessageTemplate, tx domain.Transaction, ch domain.NotifyChannel, templateKey, lang, actor string) (draft, error) {
-	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code), tx, ch, ts, templateKey, lang)
+	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code).ForChannel(tx.Channel, d.channelStates(m.ID)), tx, ch, ts, templateKey, lang)
 	if err != nil {
 		return draft{}, err
 	}

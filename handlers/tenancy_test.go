@@ -47,8 +47,9 @@ func TestTenantIsolationAcrossEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := []string{fmt.Sprint(tx.ID), fmt.Sprint(victim.ID), fmt.Sprint(key.ID), "TALPHA0001", fmt.Sprint(rf.ID), rf.PublicID}
+	ids = append(ids, alphaEmergencyIDs(t, e)...) // risk rule, incident, contact
 	secrets := []string{"TALPHA0001", "TALPHA0002", "viewer@alpha.test", "alpha-private-key", "alpha 商店", e.secret["alpha"],
-		rf.PublicID, "alpha-secret-reason", paid.PlatformID}
+		rf.PublicID, "alpha-secret-reason", paid.PlatformID, "alpha-private-rule", "alpha-private-incident", "alpha-private-contact"}
 
 	before := snapshot(t, e.store, alpha)
 	browser := e.login("admin@beta.test")
@@ -137,7 +138,15 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT coalesce(string_agg(public_id || state || coalesce(approved_by::text, ''), ',' ORDER BY id), '') FROM refunds WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(coalesce(approval_above::text, '') || grace_minutes, ','), '') FROM refund_policy WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(kind || order_id || state || resolution, ',' ORDER BY id), '') FROM recon_findings WHERE merchant_id = $1) ||
-		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1)`, merchantID).Scan(&out)
+		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(name || enabled::text || coalesce(deleted_at::text, ''), ',' ORDER BY id), '') FROM risk_rules WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM risk_decisions WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(channel || status || backup, ',' ORDER BY channel), '') FROM pay_channels WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(name || phone, ',' ORDER BY id), '') FROM emergency_contacts WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(incident_type || array_to_string(steps, '|'), ',' ORDER BY incident_type), '') FROM runbooks WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(title || status || summary || burst_state, ',' ORDER BY id), '') FROM incidents WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(coalesce(done_at::text, '-'), ',' ORDER BY incident_id, position), '') FROM incident_steps WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM incident_events WHERE merchant_id = $1)`, merchantID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}

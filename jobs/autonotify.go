@@ -84,6 +84,10 @@ func (w *AutoNotifyWorker) merchant(ctx context.Context, mid int64) error {
 		if err != nil {
 			return err
 		}
+		states, err := tx.PayChannels(ctx, mid) // an outage is told, with its backup
+		if err != nil {
+			return err
+		}
 		for _, t := range failed {
 			watermark = max(watermark, t.ID)
 			entry := cat.Lookup(t.Code)
@@ -92,7 +96,7 @@ func (w *AutoNotifyWorker) merchant(ctx context.Context, mid int64) error {
 				continue
 			}
 			for i, ch := range rule.Channels {
-				nd, err := domain.DraftNotice(m, entry, t, ch, templates, "", "zh-CN")
+				nd, err := domain.DraftNotice(m, entry.ForChannel(t.Channel, states), t, ch, templates, "", "zh-CN")
 				if err != nil {
 					continue // no contact on this channel: try the next
 				}

@@ -61,6 +61,7 @@ func workers(cfg Config, runner *Runner) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }})
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &DrillWatchWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now})
 	river.AddWorker(w, &TestSendWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now})
 	river.AddWorker(w, &SweepOrdersWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &RefundSubmitWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now, retry: cfg.RefundRetry,
@@ -115,6 +116,8 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RulesEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return AutoNotifyArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(drillEvery(cfg.RulesEvery)),
+				func() (river.JobArgs, *river.InsertOpts) { return DrillWatchArgs{}, nil }, nil),
 		},
 	})
 	if err != nil {

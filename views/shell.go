@@ -46,6 +46,7 @@ var Nav = []NavItem{
 	{"recon", "/reconciliation", "nav.recon", domain.RoleViewer},
 	{"codes", "/codes", "nav.codes", domain.RoleViewer},
 	{"risk", "/risk", "nav.risk", domain.RoleOperator},
+	{"emergency", "/emergency", "nav.emergency", domain.RoleOperator},
 	{"users", "/users", "nav.users", domain.RoleAdmin},
 	{"audit", "/audit", "nav.audit", domain.RoleAdmin},
 	{"settings", "/settings", "nav.settings", domain.RoleAdmin},
