@@ -105,6 +105,18 @@ func TestCommands(t *testing.T) {
 	if failed == 0 || succeeded <= failed {
 		t.Fatalf("demo mix: %d failed, %d succeeded", failed, succeeded)
 	}
+	// rollup --rebuild recomputes from raw data: the demo's rollups match its payments,
+	// and the demo merchant has the default alert rule (CONTRACT).
+	if out, err := cli(t, "", "rollup", "--rebuild"); err != nil || !strings.Contains(out, "rebuilt") {
+		t.Fatalf("rollup: %q %v", out, err)
+	}
+	var rolled, rules int
+	store.DB().QueryRow(`SELECT coalesce(sum(failed), 0) FROM rollup_daily WHERE merchant_id = $1 AND dim = 'all'`, m.ID).Scan(&rolled)
+	store.DB().QueryRow(`SELECT count(*) FROM alert_rules WHERE merchant_id = $1 AND metric = 'failure_rate'
+		AND threshold = 0.15 AND window_minutes = 10 AND min_volume = 50 AND enabled`, m.ID).Scan(&rules)
+	if rolled != failed || rules != 1 {
+		t.Fatalf("rollup has %d failures of %d; %d default rules", rolled, failed, rules)
+	}
 	if _, err := cli(t, "", "frobnicate"); err == nil {
 		t.Fatal("unknown command accepted")
 	}

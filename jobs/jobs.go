@@ -31,11 +31,18 @@ type Config struct {
 	// RulesEvery is how often automatic notification rules look at new failures
 	// (default 15 s).
 	RulesEvery time.Duration
+	// RollupEvery is how often pending changes reach the rollups (default 10 s);
+	// AlertsEvery how often alert rules are evaluated (default 30 s).
+	RollupEvery, AlertsEvery time.Duration
+	// BaseURL is the console's public URL, for links in alert e-mails.
+	BaseURL string
 }
 
 // Runner is a started River client.
 type Runner struct {
 	Client *river.Client[*sql.Tx]
+	// Alerts evaluates alert rules (the periodic job's work, callable directly).
+	Alerts *AlertEvaluator
 }
 
 // Stop lets running jobs finish (until ctx ends) and stops fetching.
@@ -50,6 +57,12 @@ func (r *Runner) Stop(ctx context.Context) {
 // client, which exists only once the workers are registered.
 func workers(cfg Config, runner *Runner) *river.Workers {
 	w := river.NewWorkers()
+	runner.Alerts = &AlertEvaluator{store: cfg.Store, runner: func() *Runner { return runner }, Now: cfg.Now}
+	river.AddWorker(w, &RollupWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &RollupPruneWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &AlertEvalWorker{eval: runner.Alerts})
+	river.AddWorker(w, &AlertNotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now, baseURL: cfg.BaseURL,
+		http: &http.Client{Timeout: 15 * time.Second}})
 	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }})
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &TestSendWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now})
@@ -67,6 +80,12 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	if cfg.RulesEvery == 0 {
 		cfg.RulesEvery = 15 * time.Second
+	}
+	if cfg.RollupEvery == 0 {
+		cfg.RollupEvery = 10 * time.Second
+	}
+	if cfg.AlertsEvery == 0 {
+		cfg.AlertsEvery = 30 * time.Second
 	}
 	if cfg.FetchPoll == 0 {
 		cfg.FetchPoll = 200 * time.Millisecond
@@ -90,6 +109,14 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 				func() (river.JobArgs, *river.InsertOpts) { return SweepOrdersArgs{}, nil }, nil),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RulesEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return AutoNotifyArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.RollupEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return RollupArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return RollupPruneArgs{}, nil }, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.AlertsEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return AlertEvalArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
