@@ -208,7 +208,7 @@ type AlertFilter struct {
 func (s *Store) Alerts(ctx context.Context, merchantID int64, f AlertFilter) ([]domain.Alert, domain.Cursor, error) {
 	limit := clampLimit(f.Limit)
 	q := `SELECT ` + alertCols + alertFrom + `WHERE a.merchant_id = $1
-		AND (cardinality($2::text[]) = 0 OR a.status = ANY($2)) AND ($3 = 0 OR a.rule_id = $3)
+		AND (coalesce(cardinality($2::text[]), 0) = 0 OR a.status = ANY($2)) AND ($3 = 0 OR a.rule_id = $3)
 		AND ($4::timestamptz IS NULL OR (a.opened_at, a.id) < ($4, $5))
 		ORDER BY a.opened_at DESC, a.id DESC LIMIT ` + fmt.Sprint(limit+1)
 	var at *time.Time

@@ -153,3 +153,16 @@ func NewDashRange(key string, from, to time.Time, now time.Time, loc *time.Locat
 	r.PrevFrom = r.PrevFromDay
 	return r
 }
+
+// Previous is the period of the same length just before r.
+func (r DashRange) Previous() DashRange {
+	p := r
+	p.To, p.From = r.From, r.PrevFrom
+	p.PrevFrom = r.PrevFrom.Add(-r.From.Sub(r.PrevFrom))
+	if !r.Hourly {
+		p.ToDay, p.FromDay = r.FromDay, r.PrevFromDay
+		p.PrevFromDay = r.PrevFromDay.AddDate(0, 0, -r.Days)
+		p.From, p.To, p.PrevFrom = p.FromDay, p.ToDay, p.PrevFromDay
+	}
+	return p
+}

@@ -66,6 +66,7 @@ func Register(d Deps) {
 	(&Calls{d}).Routes()
 	(&Templates{d}).Routes()
 	(&Orders{d}).Routes()
+	(&Alerts{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {
