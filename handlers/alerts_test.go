@@ -109,7 +109,6 @@ func waitMail(t *testing.T, side *httptest.Server, addr, want string) sandboxMes
 	return sandboxMessage{}
 }
 
-
 // TestAlertOpensUpdatesAndResolvesWithFakeClock walks one crossing of the default
 // rule (failure rate > 15 % over 10 min, ≥ 50 attempts) on a fake clock: it opens
 // one alert, updates it while it lasts, stays open during the cool-down and then

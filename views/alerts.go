@@ -129,13 +129,13 @@ type RulesView struct{ Rules []domain.AlertRule }
 
 // RuleForm is the rule form's values (as typed) and problems.
 type RuleForm struct {
-	ID                                                   int64
-	Name                                                 string
-	Enabled                                              bool
-	Metric, Scope, ScopeValue, Window, Threshold         string
-	MinVolume, Severity, Emails, WebhookURL              string
-	Cooldown, EscalateAfter, EscalateEmails              string
-	Errors                                               []string
+	ID                                           int64
+	Name                                         string
+	Enabled                                      bool
+	Metric, Scope, ScopeValue, Window, Threshold string
+	MinVolume, Severity, Emails, WebhookURL      string
+	Cooldown, EscalateAfter, EscalateEmails      string
+	Errors                                       []string
 }
 
 // RuleFormOf fills the form from a rule (rates in percent).

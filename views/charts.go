@@ -33,7 +33,9 @@ const (
 	bcW, bcRow, bcLabel, bcVal = 720.0, 26.0, 190.0, 150.0
 )
 
-func f1(v float64) string { return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.1f", v), "0"), ".") }
+func f1(v float64) string {
+	return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.1f", v), "0"), ".")
+}
 
 // max is the top of the y axis: the data and threshold with headroom, rounded up.
 func (c LineChart) max() float64 {

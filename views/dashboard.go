@@ -102,7 +102,9 @@ func (v HomeView) txHref(dim, val string) string {
 
 func minorToMajor(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) }
 
-func (v HomeView) money(a int64) string { return domain.Money{Amount: a, Currency: v.Currency}.String() }
+func (v HomeView) money(a int64) string {
+	return domain.Money{Amount: a, Currency: v.Currency}.String()
+}
 
 // dimLabel names a dimension value for people.
 func (v HomeView) dimLabel(ctx context.Context, dim, val string) string {
