@@ -15,6 +15,7 @@ import (
 
 	"paymend/db"
 	"paymend/domain"
+	"paymend/jobs"
 )
 
 var paySeq atomic.Int64
@@ -498,3 +499,5 @@ func TestAlertsAPI(t *testing.T) {
 		t.Fatalf("beta sees %v", bo)
 	}
 }
+
+func jobsAlertEval() jobs.AlertEvalArgs { return jobs.AlertEvalArgs{} }

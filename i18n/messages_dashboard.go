@@ -179,6 +179,7 @@ var dashboardMessages = map[string]msg{
 	"rules.saved":                        {"规则已保存。", "Rule saved."},
 	"rules.deleted":                      {"规则已删除。", "Rule deleted."},
 	"rules.sentence":                     {"%s > %s,%d 分钟内,至少 %d 笔", "%s > %s over %d min, at least %d"},
+	"rules.sentence_short":               {"%s > %s,%d 分钟内", "%s > %s over %d min"},
 	"rules.err.name":                     {"请填写名称(最多 100 字)。", "Give a name (at most 100 characters)."},
 	"rules.err.metric":                   {"请选择指标。", "Choose a metric."},
 	"rules.err.scope":                    {"范围无效:非“全部支付”时需填写取值;错误码类指标需选择“错误码”;退款与通知失败只能按全部统计。", "Invalid scope: give a value unless it is “all payments”; code metrics need the scope “code”; refund and notice failures are merchant-wide."},

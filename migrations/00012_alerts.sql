@@ -91,7 +91,7 @@ CREATE INDEX alert_events_alert_idx ON alert_events (merchant_id, alert_id, at, 
 CREATE FUNCTION alert_rules_defaults(mid bigint) RETURNS void LANGUAGE sql AS $$
     INSERT INTO alert_rules (merchant_id, name, metric, scope, window_minutes, threshold, min_volume, severity,
         cooldown_minutes, escalate_after_minutes, is_default)
-    VALUES (mid, '支付失败率超过 15%', 'failure_rate', 'all', 10, 0.15, 50, 'critical', 10, 30, true),
+    VALUES (mid, '支付失败率过高', 'failure_rate', 'all', 10, 0.15, 50, 'critical', 10, 30, true),
            (mid, '失败率远高于往周同一时段', 'baseline_rate', 'all', 60, 3, 100, 'warning', 30, 0, true);
 $$;
 CREATE FUNCTION merchants_alert_defaults() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -30,7 +30,7 @@ type LineChart struct {
 const (
 	lcW, lcH                   = 720.0, 240.0
 	lcL, lcR, lcT, lcB         = 48.0, 14.0, 12.0, 30.0
-	bcW, bcRow, bcLabel, bcVal = 720.0, 26.0, 190.0, 150.0
+	bcW, bcRow, bcLabel, bcVal = 520.0, 24.0, 170.0, 96.0
 )
 
 func f1(v float64) string {
@@ -53,7 +53,11 @@ func (c LineChart) max() float64 {
 		}
 		return 10
 	}
-	return niceCeil(m * 1.1)
+	top := niceCeil(m * 1.1)
+	if c.Percent && top > 1 {
+		top = 1
+	}
+	return top
 }
 
 // niceCeil rounds up to 1, 2, 2.5 or 5 times a power of ten.
