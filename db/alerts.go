@@ -62,8 +62,17 @@ func (s *Store) AlertRule(ctx context.Context, merchantID, id int64, lock bool) 
 	return r.rule(), nil
 }
 
+// nonNil keeps a nil list from becoming SQL NULL.
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
 // CreateAlertRule stores a new rule.
 func (s *Store) CreateAlertRule(ctx context.Context, merchantID int64, r domain.AlertRule) (domain.AlertRule, error) {
+	r.Emails, r.EscalateEmails = nonNil(r.Emails), nonNil(r.EscalateEmails)
 	q := `INSERT INTO alert_rules (merchant_id, name, enabled, metric, scope, scope_value, window_minutes, threshold,
 			min_volume, severity, emails, webhook_url, cooldown_minutes, escalate_after_minutes, escalate_emails)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ` + alertRuleCols
@@ -79,6 +88,7 @@ func (s *Store) CreateAlertRule(ctx context.Context, merchantID int64, r domain.
 
 // UpdateAlertRule saves a rule's settings.
 func (s *Store) UpdateAlertRule(ctx context.Context, merchantID int64, r domain.AlertRule, now time.Time) error {
+	r.Emails, r.EscalateEmails = nonNil(r.Emails), nonNil(r.EscalateEmails)
 	const q = `UPDATE alert_rules SET name = $3, enabled = $4, metric = $5, scope = $6, scope_value = $7,
 			window_minutes = $8, threshold = $9, min_volume = $10, severity = $11, emails = $12, webhook_url = $13,
 			cooldown_minutes = $14, escalate_after_minutes = $15, escalate_emails = $16, updated_at = $17
