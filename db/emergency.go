@@ -338,8 +338,9 @@ func (s *Store) ObserveDrill(ctx context.Context, merchantID int64, d domain.Inc
 
 // alertsForDrill finds the first alert opened since the drill began, with who
 // acknowledged it. The alerts table comes from the alerting feature (issue 7).
-const alertsForDrill = `SELECT id, opened_at, acknowledged_at, coalesce(acknowledged_by::text, '') FROM alerts
-	WHERE merchant_id = $1 AND opened_at >= $2 ORDER BY opened_at, id LIMIT 1`
+const alertsForDrill = `SELECT a.id, a.opened_at, a.acknowledged_at, coalesce(u.email, '') FROM alerts a
+	LEFT JOIN users u ON u.id = a.acknowledged_by AND u.merchant_id = a.merchant_id
+	WHERE a.merchant_id = $1 AND a.opened_at >= $2 ORDER BY a.opened_at, a.id LIMIT 1`
 
 // HasAlerts reports whether the alerts table exists (the alerting feature is
 // built separately; drills and "declare from an alert" use it when present).

@@ -74,6 +74,7 @@ func Register(d Deps) {
 	(&Templates{d}).Routes()
 	(&Orders{d}).Routes()
 	(&Refunds{d}).Routes()
+	(&Alerts{d}).Routes()
 	(&Risk{d}).Routes()
 	(&Emergency{d}).Routes()
 }

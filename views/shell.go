@@ -40,6 +40,7 @@ type NavItem struct {
 var Nav = []NavItem{
 	{"overview", "/", "nav.overview", domain.RoleViewer},
 	{"transactions", "/transactions", "nav.transactions", domain.RoleViewer},
+	{"alerts", "/alerts", "nav.alerts", domain.RoleViewer},
 	{"notifications", "/notifications", "nav.notifications", domain.RoleViewer},
 	{"calls", "/calls", "nav.calls", domain.RoleOperator},
 	{"refunds", "/refunds", "nav.refunds", domain.RoleViewer},
