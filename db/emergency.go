@@ -382,11 +382,13 @@ func (s *Store) RecordDrillObservation(ctx context.Context, merchantID int64, d 
 
 // AlertSummary is a firing or acknowledged alert offered for declaring an incident.
 type AlertSummary struct {
-	ID       int64     `db:"id"`
-	Status   string    `db:"status"`
-	Severity string    `db:"severity"`
-	Summary  string    `db:"summary"`
-	OpenedAt time.Time `db:"opened_at"`
+	ID         int64     `db:"id"`
+	Status     string    `db:"status"`
+	Severity   string    `db:"severity"`
+	Summary    string    `db:"summary"`
+	OpenedAt   time.Time `db:"opened_at"`
+	Scope      string    `db:"scope"`       // all, channel, code, bank
+	ScopeValue string    `db:"scope_value"` // the channel when Scope is channel
 }
 
 // ActiveAlerts returns the merchant's firing or acknowledged alerts, newest
@@ -397,8 +399,8 @@ func (s *Store) ActiveAlerts(ctx context.Context, merchantID int64) ([]AlertSumm
 		return nil, err
 	}
 	var out []AlertSummary
-	err = sqlxSelect(ctx, s, &out, `SELECT id, status, coalesce(severity::text, '') AS severity, coalesce(summary, '') AS summary, opened_at
-		FROM alerts WHERE merchant_id = $1 AND status IN ('firing', 'acknowledged') ORDER BY opened_at DESC, id DESC LIMIT 20`, merchantID)
+	err = sqlxSelect(ctx, s, &out, `SELECT id, status, coalesce(severity::text, '') AS severity, coalesce(summary, '') AS summary, opened_at,
+		scope, scope_value FROM alerts WHERE merchant_id = $1 AND status IN ('firing', 'acknowledged') ORDER BY opened_at DESC, id DESC LIMIT 20`, merchantID)
 	if err != nil {
 		return nil, fmt.Errorf("db: active alerts: %w", err)
 	}
@@ -415,8 +417,8 @@ func (s *Store) ActiveAlert(ctx context.Context, merchantID, id int64) (AlertSum
 		return AlertSummary{}, fmt.Errorf("db: alert %d: %w", id, ErrNotFound)
 	}
 	var a AlertSummary
-	err = s.x.QueryRowxContext(ctx, `SELECT id, status, coalesce(severity::text, '') AS severity, coalesce(summary, '') AS summary, opened_at
-		FROM alerts WHERE merchant_id = $1 AND id = $2`, merchantID, id).StructScan(&a)
+	err = s.x.QueryRowxContext(ctx, `SELECT id, status, coalesce(severity::text, '') AS severity, coalesce(summary, '') AS summary, opened_at,
+		scope, scope_value FROM alerts WHERE merchant_id = $1 AND id = $2`, merchantID, id).StructScan(&a)
 	if err != nil {
 		return a, fmt.Errorf("db: alert %d: %w", id, mapErr(err))
 	}

@@ -87,7 +87,18 @@ func (h *Emergency) overview(c echo.Context) (views.EmergencyView, error) {
 		return v, err
 	}
 	for _, a := range alerts {
-		v.Alerts = append(v.Alerts, views.AlertRow{ID: a.ID, Status: a.Status, Severity: a.Severity, Summary: a.Summary, OpenedAt: a.OpenedAt})
+		row := views.AlertRow{ID: a.ID, Status: a.Status, Severity: a.Severity, Summary: a.Summary, OpenedAt: a.OpenedAt}
+		// An alert about one channel suggests marking that channel degraded.
+		if a.Scope == "channel" && domain.ValidChannel(a.ScopeValue) {
+			for _, ch := range v.Channels {
+				if ch.Channel == a.ScopeValue && ch.Status == domain.ChannelActive {
+					s := ch
+					s.Status = domain.ChannelDegraded
+					row.Suggest = &s
+				}
+			}
+		}
+		v.Alerts = append(v.Alerts, row)
 	}
 	return v, nil
 }
@@ -298,6 +309,9 @@ func (h *Emergency) Declare(c echo.Context) error {
 	}
 	h.audit(c, "emergency.declare", saved.Title, domain.AuditOK, map[string]any{"id": saved.ID, "severity": saved.Severity,
 		"type": saved.Type, "channels": saved.Channels, "alert_id": saved.AlertID})
+	if inc.AlertID != nil {
+		h.audit(c, "emergency.declare_from_alert", strconv.FormatInt(*inc.AlertID, 10), domain.AuditOK, map[string]any{"incident": saved.ID})
+	}
 	if c.FormValue("mark_down") == "1" {
 		if err := h.markDown(c, saved); err != nil {
 			return err

@@ -208,6 +208,12 @@ func TestDrillSendsBurstAndRecordsSteps(t *testing.T) {
 	ctx := context.Background()
 	alpha := e.m["alpha"].ID
 	admin := e.login("admin@alpha.test")
+	// The alert the drill should set off: three failures in ten minutes.
+	rule, err := e.store.CreateAlertRule(ctx, alpha, domain.AlertRule{Name: "drill watch", Enabled: true, Metric: domain.MetricFailureCount,
+		Scope: domain.ScopeAll, WindowMinutes: 10, Threshold: 3, Severity: "critical", CooldownMinutes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
 	id := incidentID(t, e.post(admin, "/emergency/drills", url.Values{"code": {"202"}, "count": {"5"}, "seconds": {"0"}, "channel": {"card"}}))
 	deadline := time.Now().Add(20 * time.Second)
 	var inc domain.Incident
@@ -233,6 +239,26 @@ func TestDrillSendsBurstAndRecordsSteps(t *testing.T) {
 	}
 	// (The sandbox stamps failures with the real time; the console's clock catches up.)
 	e.clock.Advance(time.Since(e.clock.Now()) + time.Second)
+	// The alert fires; the operator on duty acknowledges it; the drill records both.
+	e.evaluate()
+	fired := e.ruleAlerts("alpha", rule.ID)
+	if len(fired) != 1 {
+		t.Fatalf("alert did not fire: %+v", fired)
+	}
+	op := e.login("operator@alpha.test")
+	if resp := e.post(op, fmt.Sprintf("/alerts/%d/ack", fired[0].ID), nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("ack: %d", resp.StatusCode)
+	}
+	for time.Now().Before(deadline) {
+		inc, _ = e.store.Incident(ctx, alpha, id)
+		if inc.AlertAckedAt != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if inc.AlertFiredAt == nil || inc.AlertAckedAt == nil || inc.AlertAckedBy != "operator@alpha.test" || inc.AlertID == nil || *inc.AlertID != fired[0].ID {
+		t.Fatalf("drill alert steps: %+v", inc)
+	}
 	// A drill's customer notice is counted, never sent.
 	path := fmt.Sprintf("/emergency/incidents/%d", id)
 	if resp := e.post(admin, path+"/notify", url.Values{"channel": {"inapp"}, "confirm": {"1"}}); resp.StatusCode != http.StatusSeeOther {
@@ -253,6 +279,9 @@ func TestDrillSendsBurstAndRecordsSteps(t *testing.T) {
 	if who := d.Find(tid("drill-step-closed") + " " + tid("who")).Text(); who != "admin@alpha.test" {
 		t.Fatalf("closed by %q", who)
 	}
+	if who := d.Find(tid("drill-step-alert_acked") + " " + tid("who")).Text(); who != "operator@alpha.test" {
+		t.Fatalf("acknowledged by %q", who)
+	}
 	kinds := ""
 	for _, n := range d.Find(tid("event")).Nodes {
 		for _, a := range n.Attr {
@@ -261,7 +290,7 @@ func TestDrillSendsBurstAndRecordsSteps(t *testing.T) {
 			}
 		}
 	}
-	if !strings.HasPrefix(kinds, "declared,drill,drill,") || !strings.Contains(kinds, "notice,") || !strings.HasSuffix(kinds, "closed,") {
+	if !strings.HasPrefix(kinds, "declared,drill,drill,") || !strings.Contains(kinds, "alert,alert,") || !strings.Contains(kinds, "notice,") || !strings.HasSuffix(kinds, "closed,") {
 		t.Fatalf("timeline %s", kinds)
 	}
 }
@@ -286,4 +315,48 @@ func alphaEmergencyIDs(t *testing.T, e *env) []string {
 		t.Fatal(err)
 	}
 	return []string{fmt.Sprint(r.ID), fmt.Sprint(inc.ID), fmt.Sprint(cid)}
+}
+
+func TestDeclareFromAlertAndChannelSuggestion(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	alpha := e.m["alpha"].ID
+	rule, err := e.store.CreateAlertRule(ctx, alpha, domain.AlertRule{Name: "wechat failures", Enabled: true, Metric: domain.MetricFailureCount,
+		Scope: domain.ScopeChannel, ScopeValue: "wechat", WindowMinutes: 10, Threshold: 2, Severity: "critical", CooldownMinutes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ingest("alpha", 4, func(i int, r *db.EventRecord) { r.Channel, r.OccurredAt = "wechat", e.clock.Now().Add(-time.Minute) })
+	e.evaluate()
+	fired := e.ruleAlerts("alpha", rule.ID)
+	if len(fired) != 1 {
+		t.Fatalf("alerts %+v", fired)
+	}
+	op := e.login("operator@alpha.test")
+	d := doc(t, e.get(op, fmt.Sprintf("/emergency?alert=%d", fired[0].ID)))
+	if d.Find(tid("alert-row")).Length() != 1 || d.Find(tid("alert-suggest")).Length() != 1 {
+		t.Fatalf("overview: %d alerts, %d suggestions", d.Find(tid("alert-row")).Length(), d.Find(tid("alert-suggest")).Length())
+	}
+	if sel := d.Find(tid("declare-alert") + " option[selected]").AttrOr("value", ""); sel != fmt.Sprint(fired[0].ID) {
+		t.Fatalf("declare form preselects %q", sel)
+	}
+	// The suggestion marks WeChat degraded.
+	if resp := e.post(op, "/emergency/channels", url.Values{"channel": {"wechat"}, "status": {"degraded"}, "backup": {""}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("suggestion: %d", resp.StatusCode)
+	}
+	id := incidentID(t, e.post(op, "/emergency/incidents", url.Values{"title": {"微信失败告警"}, "type": {"failure_spike"}, "severity": {"sev2"},
+		"channels": {"wechat"}, "alert_id": {fmt.Sprint(fired[0].ID)}}))
+	inc, _ := e.store.Incident(ctx, alpha, id)
+	if inc.AlertID == nil || *inc.AlertID != fired[0].ID {
+		t.Fatalf("incident %+v", inc)
+	}
+	if s := doc(t, e.get(op, fmt.Sprintf("/emergency/incidents/%d", id))).Find(tid("event")).First().Text(); !strings.Contains(s, fmt.Sprintf("来自告警 #%d", fired[0].ID)) {
+		t.Fatalf("first event %q", s)
+	}
+	// Beta cannot declare from alpha's alert.
+	beta := e.login("operator@beta.test")
+	if resp := e.post(beta, "/emergency/incidents", url.Values{"title": {"x"}, "type": {"failure_spike"}, "severity": {"sev2"},
+		"alert_id": {fmt.Sprint(fired[0].ID)}}); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("beta from alpha's alert: %d", resp.StatusCode)
+	}
 }

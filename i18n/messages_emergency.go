@@ -20,6 +20,7 @@ var emergencyMessages = map[string]msg{
 	"em.change":             {"修改", "Change"},
 	"em.alerts":             {"正在触发的告警", "Firing alerts"},
 	"em.declare_from_alert": {"据此宣布事件", "Declare an incident"},
+	"em.suggest_degraded":   {"建议:将%s标记为“不稳定”", "Suggested: mark %s degraded"},
 	"em.declare":            {"宣布事件", "Declare incident"},
 	"em.incident_title":     {"事件标题", "Title"},
 	"em.type":               {"事件类型", "Type"},
