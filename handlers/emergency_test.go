@@ -337,7 +337,7 @@ func TestDeclareFromAlertAndChannelSuggestion(t *testing.T) {
 	if d.Find(tid("alert-row")).Length() != 1 || d.Find(tid("alert-suggest")).Length() != 1 {
 		t.Fatalf("overview: %d alerts, %d suggestions", d.Find(tid("alert-row")).Length(), d.Find(tid("alert-suggest")).Length())
 	}
-	if sel := d.Find(tid("declare-alert") + " option[selected]").AttrOr("value", ""); sel != fmt.Sprint(fired[0].ID) {
+	if sel := d.Find(tid("declare-alert")+" option[selected]").AttrOr("value", ""); sel != fmt.Sprint(fired[0].ID) {
 		t.Fatalf("declare form preselects %q", sel)
 	}
 	// The suggestion marks WeChat degraded.
