@@ -146,7 +146,7 @@ func newEnvOn(t testing.TB, store *db.Store, opts ...envOpt) *env {
 	})
 	e.jobs = runner
 	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: e.srv.URL, Notices: runner,
-		Refunds: runner})
+		Refunds: runner, Recons: runner})
 	ctx := context.Background()
 	hash := testHash()
 	for _, code := range []string{"alpha", "beta"} {
