@@ -254,4 +254,6 @@ type RefundPolicy struct {
 }
 
 // DefaultRefundPolicy applies to a merchant that saved none.
-func DefaultRefundPolicy() RefundPolicy { return RefundPolicy{GraceMinutes: 30, AutoRefundNotify: true} }
+func DefaultRefundPolicy() RefundPolicy {
+	return RefundPolicy{GraceMinutes: 30, AutoRefundNotify: true}
+}
