@@ -654,3 +654,38 @@ func TestRefundSurvivesTheDatabaseDying(t *testing.T) {
 		t.Fatalf("the platform received %d refunds", len(got))
 	}
 }
+
+func TestRefundPolicyIsAdminOnlyValidatedAndAudited(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	mid := e.m["alpha"].ID
+	if resp := e.post(e.login("operator@alpha.test"), "/settings/refunds", url.Values{"grace_minutes": {"10"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("operator: %d", resp.StatusCode)
+	}
+	admin := e.login("admin@alpha.test")
+	e.post(admin, "/settings/refunds", url.Values{"approval_above": {"1,000.00"}, "grace_minutes": {"45"},
+		"auto_refund_minutes": {"60"}, "auto_refund_notify": {"on"}}).Body.Close()
+	p, err := e.store.RefundPolicy(ctx, mid)
+	if err != nil || p.ApprovalAbove == nil || *p.ApprovalAbove != 100000 || p.GraceMinutes != 45 ||
+		p.AutoRefundMinutes == nil || *p.AutoRefundMinutes != 60 || !p.AutoRefundNotify {
+		t.Fatalf("policy %+v %v", p, err)
+	}
+	page := doc(t, e.get(admin, "/settings"))
+	if v, _ := page.Find(tid("policy-approval")).Attr("value"); v != "1000.00" {
+		t.Errorf("approval shown %q", v)
+	}
+	e.post(admin, "/settings/refunds", url.Values{"approval_above": {"abc"}, "grace_minutes": {"45"}}).Body.Close()
+	page = doc(t, e.get(admin, "/settings"))
+	if msg := page.Find(".flash-error").Text(); !strings.Contains(msg, "审批金额格式不正确") {
+		t.Errorf("message %q", msg)
+	}
+	e.post(admin, "/settings/refunds", url.Values{"grace_minutes": {"0"}}).Body.Close()
+	if p2, _ := e.store.RefundPolicy(ctx, mid); p2.GraceMinutes != 45 {
+		t.Errorf("bad input changed the policy: %+v", p2)
+	}
+	var n int
+	_ = e.store.DB().Get(&n, `SELECT count(*) FROM audit_log WHERE merchant_id = $1 AND action = 'settings.refunds'`, mid)
+	if n != 1 {
+		t.Errorf("%d audit entries", n)
+	}
+}
