@@ -433,7 +433,15 @@ func (s *Store) RecordRefundOutcome(ctx context.Context, merchantID, id int64, o
 			return err
 		}
 		changed = true
-		if o.Via != "webhook" { // the platform's event is on the timeline already
+		switch {
+		case o.Via == "webhook": // the platform's event is on the timeline already
+		case r.State.Final() && r.PlatformRefundID != nil:
+			// Learnt by asking (the webhook may never come): keep it as the platform's
+			// event, so the payment's refunded amount and timeline come out the same.
+			if err := tx.recordQueriedRefund(ctx, r, o, now); err != nil {
+				return err
+			}
+		default:
 			if err := tx.refundTimeline(ctx, r, "refund."+string(o.State), "system", now,
 				map[string]any{"failure_reason": o.FailureReason, "via": o.Via}); err != nil {
 				return err
@@ -546,4 +554,21 @@ func prefixCols(alias, cols string) string {
 		parts[i] = alias + "." + strings.TrimSpace(c)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// recordQueriedRefund stores a refund's final state, as the platform's API answered
+// it, as a refund event with source "query" (one per refund and outcome; a webhook
+// arriving later is a different event of the same refund and counts once).
+func (s *Store) recordQueriedRefund(ctx context.Context, r domain.Refund, o RefundOutcome, now time.Time) error {
+	typ := "refund." + string(r.State)
+	payload, err := json.Marshal(map[string]any{"id": "query_" + *r.PlatformRefundID + "_" + string(r.State), "type": typ,
+		"data": map[string]any{"transaction_id": r.PlatformTx, "refund_id": *r.PlatformRefundID, "amount": r.Amount,
+			"currency": r.Currency, "failure_reason": o.FailureReason, "occurred_at": now.UTC().Format(time.RFC3339), "via": o.Via}})
+	if err != nil {
+		return err
+	}
+	var res IngestResult
+	return s.ingestRefund(ctx, r.MerchantID, EventRecord{EventID: "query_" + *r.PlatformRefundID + "_" + string(r.State),
+		Type: typ, Source: "query", PlatformID: r.PlatformTx, RefundID: *r.PlatformRefundID, Amount: r.Amount,
+		Currency: r.Currency, Payload: payload, OccurredAt: now}, &res)
 }

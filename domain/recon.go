@@ -190,3 +190,54 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// OutcomeUnsureCodes are the failure codes after which money may have left the
+// customer's account anyway (network errors and timeouts): reconciliation asks the
+// platform about such payments.
+func OutcomeUnsureCodes(c *Catalog) []string {
+	var out []string
+	for _, e := range c.All() {
+		if e.Category == CategoryNetwork {
+			out = append(out, e.Code)
+		}
+	}
+	return out
+}
+
+// RefundNoticeKey names the message customers get when the console refunds a
+// charge whose order did not complete.
+const RefundNoticeKey = "refund.charged_not_completed"
+
+// DraftRefundNotice words the notice for a refund of a charge whose order did not
+// complete, on the first of the channels the customer can be reached on.
+func DraftRefundNotice(m Merchant, tx Transaction, amount Money, channels []NotifyChannel, lang string) (NotifyChannel, NoticeDraft, error) {
+	amt := FormatMessageAmount(amount, lang)
+	order := tx.OrderID
+	zhBody := fmt.Sprintf("【%s】您好,订单 %s 的付款已扣款成功,但订单未能完成。我们已为您发起退款 %s,款项将按原支付路径退回,通常 1–7 个工作日到账。给您带来不便,深表歉意。", m.Name, order, amt)
+	enBody := fmt.Sprintf("[%s] Your payment for order %s was taken but the order did not complete. We have started a refund of %s to the original payment method; it usually arrives within 1–7 working days. We are sorry for the trouble.", m.Name, order, amt)
+	subject := Text{ZH: "您的退款已发起", EN: "Your refund is on its way"}.In(lang)
+	body := Text{ZH: zhBody, EN: enBody}.In(lang)
+	for _, ch := range channels {
+		var to string
+		switch ch {
+		case NotifySMS:
+			to = tx.PhoneMasked
+		case NotifyEmail:
+			to = tx.EmailMasked
+		case NotifyInApp:
+			to = tx.CustomerRef
+		}
+		if to == "" {
+			continue
+		}
+		d := NoticeDraft{TemplateKey: RefundNoticeKey, RecipientMasked: to, Body: body}
+		if ch.HasSubject() {
+			d.Subject = subject
+		}
+		if ch == NotifySMS {
+			d.Chars, d.Segments = SMSSegments(body)
+		}
+		return ch, d, nil
+	}
+	return "", NoticeDraft{}, ErrNoContact
+}

@@ -26,6 +26,7 @@ type Deps struct {
 	BaseURL string
 	Notices NoticeQueue // inserts notification delivery jobs
 	Refunds RefundQueue // inserts refund submit jobs
+	Recons  ReconQueue  // starts reconciliation runs
 
 	banks *cache.TTL[[]string] // filter menu values; set by Register
 	// riskRules holds each merchant's enabled risk rules for the risk check.
@@ -74,6 +75,7 @@ func Register(d Deps) {
 	(&Templates{d}).Routes()
 	(&Orders{d}).Routes()
 	(&Refunds{d}).Routes()
+	(&Recon{d}).Routes()
 	(&Alerts{d}).Routes()
 	(&Risk{d}).Routes()
 	(&Emergency{d}).Routes()

@@ -72,6 +72,9 @@ type env struct {
 	platform    *sandbox.Sandbox
 	platformSrv *httptest.Server
 	loseAnswers atomic.Int32 // refund answers the proxy in front of the platform drops
+	// onRefundAnswer (a func()) runs when the platform's answer to a refund passes
+	// the proxy, before the console sees it.
+	onRefundAnswer atomic.Value
 }
 
 type envOpt func(*web.Config)
@@ -123,8 +126,13 @@ func newEnvOn(t testing.TB, store *db.Store, opts ...envOpt) *env {
 	target, _ := url.Parse(e.platformSrv.URL)
 	front := httputil.NewSingleHostReverseProxy(target)
 	front.ModifyResponse = func(r *http.Response) error {
-		if r.Request.Method == http.MethodPost && r.Request.URL.Path == "/v1/refunds" && e.loseAnswers.Add(-1) >= 0 {
-			return errors.New("answer lost on the way back")
+		if r.Request.Method == http.MethodPost && r.Request.URL.Path == "/v1/refunds" {
+			if h, _ := e.onRefundAnswer.Load().(func()); h != nil {
+				h()
+			}
+			if e.loseAnswers.Add(-1) >= 0 {
+				return errors.New("answer lost on the way back")
+			}
 		}
 		return nil
 	}
@@ -146,7 +154,7 @@ func newEnvOn(t testing.TB, store *db.Store, opts ...envOpt) *env {
 	})
 	e.jobs = runner
 	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: e.srv.URL, Notices: runner,
-		Refunds: runner})
+		Refunds: runner, Recons: runner})
 	ctx := context.Background()
 	hash := testHash()
 	for _, code := range []string{"alpha", "beta"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"paymend/db"
+	"paymend/db/dbtest"
 	"paymend/domain"
 	"paymend/platform"
 	"paymend/platform/sandbox"
@@ -536,13 +537,20 @@ func TestRefundConvergesByPollingWhenWebhooksAreLost(t *testing.T) {
 	if got.PlatformRefundID == nil {
 		t.Fatal("no platform id")
 	}
-	tl, _ := e.store.Timeline(ctx, e.m["alpha"].ID, tx.ID)
-	var viaPoll bool
-	for _, en := range tl {
-		viaPoll = viaPoll || (en.Kind == "refund.succeeded" && strings.Contains(string(en.Details), `"poll"`))
+	// The payment's refunded amount converges without the webhook, from a "query" event.
+	e.eventually(5*time.Second, func() bool {
+		t2, _ := e.store.TransactionByPlatformID(ctx, e.m["alpha"].ID, tx.PlatformID)
+		return t2.RefundedAmount == 1200 && t2.Status == domain.StatusPartiallyRefunded
+	}, "refunded amount folds from the poll")
+	evs, _ := e.store.Events(ctx, e.m["alpha"].ID, tx.PlatformID)
+	var queried int
+	for _, ev := range evs {
+		if ev.Type == "refund.succeeded" && ev.Source == "query" {
+			queried++
+		}
 	}
-	if !viaPoll {
-		t.Error("timeline does not say the poll confirmed it")
+	if queried != 1 {
+		t.Errorf("%d queried refund events, want 1", queried)
 	}
 }
 
@@ -572,5 +580,112 @@ func TestLateWebhookAndPollAgreeOnOneFinalState(t *testing.T) {
 	got, changed, err = e.store.RecordRefundOutcome(ctx, mid, r.ID, db.RefundOutcome{State: domain.RefundFailed, Via: "poll"}, time.Now())
 	if err != nil || changed || got.State != domain.RefundSucceeded {
 		t.Fatalf("after late poll: %v %v %s", err, changed, got.State)
+	}
+}
+
+// TestRefundSurvivesTheDatabaseDying cuts the console's database connection at the
+// two worst moments: between writing the refund and committing it (afterwards the
+// refund and its job are both absent), and after the platform accepted the refund
+// but before the console recorded that (afterwards it is recorded once, and the
+// platform saw one refund).
+func TestRefundSurvivesTheDatabaseDying(t *testing.T) {
+	direct, dbURL := dbtest.New(t)
+	u, _ := url.Parse(dbURL)
+	p := newProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	d, err := db.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	e := newEnvOn(t, db.New(d))
+	ctx := context.Background()
+	mid := e.m["alpha"].ID
+	count := func(q string, args ...any) int {
+		var n int
+		if err := direct.Get(&n, q, args...); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	tx := e.pay(sandbox.PaymentRequest{MerchantCode: "alpha", Amount: 5000}, domain.StatusSucceeded)
+	_, _, err = e.store.CreateRefund(ctx, mid, db.NewRefund{TransactionID: tx.ID, Source: domain.RefundFromConsole,
+		Request: domain.RefundRequest{Amount: 1000, Reason: "db dies"}, Now: time.Now()},
+		func(ctx context.Context, s *db.Store, r domain.Refund) error {
+			if err := e.jobs.EnqueueRefund(ctx, s.Tx(), r.MerchantID, r.ID); err != nil {
+				return err
+			}
+			p.setDown(true) // the commit never reaches the database
+			return nil
+		})
+	p.setDown(false)
+	if err == nil {
+		t.Fatal("commit succeeded through a cut connection")
+	}
+	if n, j := count(`SELECT count(*) FROM refunds`), count(`SELECT count(*) FROM river_job WHERE kind = 'refund_submit'`); n != 0 || j != 0 {
+		t.Fatalf("after the cut: %d refunds, %d jobs", n, j)
+	}
+
+	// Now the database goes away right after the platform accepted the refund.
+	var once sync.Once
+	e.onRefundAnswer.Store(func() {
+		once.Do(func() {
+			p.setDown(true)
+			time.AfterFunc(700*time.Millisecond, func() { p.setDown(false) })
+		})
+	})
+	r, _, err := e.store.CreateRefund(ctx, mid, db.NewRefund{TransactionID: tx.ID, Source: domain.RefundFromConsole,
+		Request: domain.RefundRequest{Amount: 1000, Reason: "db dies later"}, Now: time.Now()},
+		func(ctx context.Context, s *db.Store, r domain.Refund) error { return e.jobs.EnqueueRefund(ctx, s.Tx(), r.MerchantID, r.ID) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count(`SELECT count(*) FROM refunds WHERE id = $1 AND state = 'succeeded'`, r.ID) == 0 {
+		if time.Now().After(deadline) {
+			var st, reason string
+			_ = direct.QueryRow(`SELECT state, failure_reason FROM refunds WHERE id = $1`, r.ID).Scan(&st, &reason)
+			t.Fatalf("refund stuck in %s (%s)", st, reason)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := e.platformRefunds(tx.PlatformID); len(got) != 1 {
+		t.Fatalf("the platform received %d refunds", len(got))
+	}
+}
+
+func TestRefundPolicyIsAdminOnlyValidatedAndAudited(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	mid := e.m["alpha"].ID
+	if resp := e.post(e.login("operator@alpha.test"), "/settings/refunds", url.Values{"grace_minutes": {"10"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("operator: %d", resp.StatusCode)
+	}
+	admin := e.login("admin@alpha.test")
+	e.post(admin, "/settings/refunds", url.Values{"approval_above": {"1,000.00"}, "grace_minutes": {"45"},
+		"auto_refund_minutes": {"60"}, "auto_refund_notify": {"on"}}).Body.Close()
+	p, err := e.store.RefundPolicy(ctx, mid)
+	if err != nil || p.ApprovalAbove == nil || *p.ApprovalAbove != 100000 || p.GraceMinutes != 45 ||
+		p.AutoRefundMinutes == nil || *p.AutoRefundMinutes != 60 || !p.AutoRefundNotify {
+		t.Fatalf("policy %+v %v", p, err)
+	}
+	page := doc(t, e.get(admin, "/settings"))
+	if v, _ := page.Find(tid("policy-approval")).Attr("value"); v != "1000.00" {
+		t.Errorf("approval shown %q", v)
+	}
+	e.post(admin, "/settings/refunds", url.Values{"approval_above": {"abc"}, "grace_minutes": {"45"}}).Body.Close()
+	page = doc(t, e.get(admin, "/settings"))
+	if msg := page.Find(".flash-error").Text(); !strings.Contains(msg, "审批金额格式不正确") {
+		t.Errorf("message %q", msg)
+	}
+	e.post(admin, "/settings/refunds", url.Values{"grace_minutes": {"0"}}).Body.Close()
+	if p2, _ := e.store.RefundPolicy(ctx, mid); p2.GraceMinutes != 45 {
+		t.Errorf("bad input changed the policy: %+v", p2)
+	}
+	var n int
+	_ = e.store.DB().Get(&n, `SELECT count(*) FROM audit_log WHERE merchant_id = $1 AND action = 'settings.refunds'`, mid)
+	if n != 1 {
+		t.Errorf("%d audit entries", n)
 	}
 }

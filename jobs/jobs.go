@@ -80,6 +80,7 @@ func workers(cfg Config, runner *Runner) *river.Workers {
 	river.AddWorker(w, &RefundSubmitWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now, retry: cfg.RefundRetry,
 		pollIn: cfg.RefundPoll, runner: func() *Runner { return runner }})
 	river.AddWorker(w, &RefundPollWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now, every: cfg.RefundPoll})
+	river.AddWorker(w, &ReconWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now, runner: func() *Runner { return runner }})
 	river.AddWorker(w, &RefundSweepWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now})
 	river.AddWorker(w, &NotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now,
 		http: &http.Client{Timeout: 15 * time.Second}, setups: cache.New[merchantSetup](10 * time.Second),
@@ -132,6 +133,9 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 				func() (river.JobArgs, *river.InsertOpts) { return SweepOrdersArgs{}, nil }, nil),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return RefundSweepArgs{}, nil }, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.ReconEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return ReconArgs{Trigger: "schedule"}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RulesEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return AutoNotifyArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),

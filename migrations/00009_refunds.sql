@@ -42,6 +42,11 @@ CREATE INDEX refunds_tx_idx ON refunds (merchant_id, transaction_id, id);
 CREATE INDEX refunds_list_idx ON refunds (merchant_id, id DESC);
 CREATE INDEX refunds_state_idx ON refunds (merchant_id, state, id DESC);
 CREATE INDEX transaction_events_refund_idx ON transaction_events (merchant_id, refund_id) WHERE refund_id <> '';
+-- A refund's final state learnt by asking the platform (its webhook lost) is kept as
+-- an event too, so the payment's refunded amount folds the same way either way.
+ALTER TABLE transaction_events DROP CONSTRAINT transaction_events_source_check;
+ALTER TABLE transaction_events ADD CONSTRAINT transaction_events_source_check
+    CHECK (source IN ('webhook', 'import', 'seed', 'query'));
 
 CREATE TABLE refund_policy (
     merchant_id         bigint PRIMARY KEY REFERENCES merchants(id),
@@ -57,6 +62,9 @@ CREATE TABLE refund_policy (
 );
 
 -- +goose Down
+ALTER TABLE transaction_events DROP CONSTRAINT transaction_events_source_check;
+ALTER TABLE transaction_events ADD CONSTRAINT transaction_events_source_check
+    CHECK (source IN ('webhook', 'import', 'seed'));
 DROP INDEX transaction_events_refund_idx;
 DROP TABLE refund_policy;
 DROP TABLE refunds;
