@@ -178,8 +178,10 @@ func (s *Store) RiskCounters(ctx context.Context, merchantID int64, c domain.Ris
 	if len(binWins) > 0 {
 		bin := arg(c.CardBIN)
 		for i, w := range binWins {
+			// Windows and caps are parameters: the SQL's shape depends only on how
+			// many counters there are, so few statements are ever prepared.
 			cols = append(cols, fmt.Sprintf(`(SELECT count(*) FROM (SELECT 1 FROM risk_decisions WHERE merchant_id = $1
-				AND card_bin = %s AND created_at > %s LIMIT %d) s)`, bin, arg(now.Add(-time.Duration(w)*time.Minute)), n.BIN[w]))
+				AND card_bin = %s AND created_at > %s LIMIT %s) s)`, bin, arg(now.Add(-time.Duration(w)*time.Minute)), arg(n.BIN[w])))
 			dests = append(dests, &binCounts[i])
 		}
 	}
