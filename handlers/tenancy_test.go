@@ -137,7 +137,7 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT coalesce(string_agg(public_id || state || coalesce(approved_by::text, ''), ',' ORDER BY id), '') FROM refunds WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(coalesce(approval_above::text, '') || grace_minutes, ','), '') FROM refund_policy WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(kind || order_id || state || resolution, ',' ORDER BY id), '') FROM recon_findings WHERE merchant_id = $1) ||
-		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1)`, merchantID).Scan(&out)
+		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1 AND trigger = 'manual')`, merchantID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}
