@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"time"
@@ -130,7 +131,7 @@ func Reconcile(o ReconOrder, charges []ReconCharge, now time.Time, grace time.Du
 	var out []ReconFinding
 	add := func(k FindingKind, c ReconCharge, amount int64, detail string) {
 		out = append(out, ReconFinding{Kind: k, OrderID: o.OrderID, TransactionID: c.TransactionID, PlatformTx: c.PlatformTx,
-			Amount: amount, OrderAmount: o.Amount, Currency: firstNonEmpty(c.Currency, o.Currency), Detail: detail})
+			Amount: amount, OrderAmount: o.Amount, Currency: cmp.Or(c.Currency, o.Currency), Detail: detail})
 	}
 	var live []ReconCharge // charges that kept money
 	everSucceeded := false
@@ -182,15 +183,6 @@ func Reconcile(o ReconOrder, charges []ReconCharge, now time.Time, grace time.Du
 	return out
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
-}
-
 // OutcomeUnsureCodes are the failure codes after which money may have left the
 // customer's account anyway (network errors and timeouts): reconciliation asks the
 // platform about such payments.
@@ -218,15 +210,7 @@ func DraftRefundNotice(m Merchant, tx Transaction, amount Money, channels []Noti
 	subject := Text{ZH: "您的退款已发起", EN: "Your refund is on its way"}.In(lang)
 	body := Text{ZH: zhBody, EN: enBody}.In(lang)
 	for _, ch := range channels {
-		var to string
-		switch ch {
-		case NotifySMS:
-			to = tx.PhoneMasked
-		case NotifyEmail:
-			to = tx.EmailMasked
-		case NotifyInApp:
-			to = tx.CustomerRef
-		}
+		to := RecipientFor(tx, ch)
 		if to == "" {
 			continue
 		}

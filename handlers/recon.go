@@ -1,12 +1,14 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +47,7 @@ func (h *Recon) List(c echo.Context) error {
 	p := web.MustPrincipal(c)
 	q := c.QueryParams()
 	f := db.FindingFilter{Kind: q.Get("kind"), State: q.Get("state")}
-	if (f.Kind != "" && !domain.FindingKind(f.Kind).Valid()) || (f.State != "" && !contains(findingStates, f.State)) {
+	if (f.Kind != "" && !domain.FindingKind(f.Kind).Valid()) || (f.State != "" && !slices.Contains(findingStates, f.State)) {
 		return web.Fail(http.StatusBadRequest, "bad_filter", "error.bad_filter")
 	}
 	if b := q.Get("before"); b != "" {
@@ -82,15 +84,6 @@ func (h *Recon) List(c echo.Context) error {
 			Orders: r.Orders, Queried: r.Queried, Opened: r.Opened, Closed: r.Closed, Error: r.Error})
 	}
 	return web.Render(c, http.StatusOK, views.ReconPage(web.Shell(c, "recon", web.T(c, "recon.title")), v), nil)
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func findingRow(f db.Finding) views.FindingRow {
@@ -205,7 +198,7 @@ func (h *Recon) Refund(c echo.Context) error {
 		key = "refund.flash.awaiting"
 	}
 	web.AddFlash(c, "ok", web.T(c, key, r.Money().String()))
-	return web.Redirect(c, web.SafeBack(orDefaultStr(c.FormValue("back"), "/reconciliation")))
+	return web.Redirect(c, web.SafeBack(cmp.Or(c.FormValue("back"), "/reconciliation")))
 }
 
 // Settle closes a finding by hand: fulfilled (the order was in fact delivered) or
@@ -396,7 +389,7 @@ func parseOrdersCSV(c echo.Context, r io.Reader) ([]domain.Order, []string) {
 			continue
 		}
 		if msg := domain.ValidateOrder(o); msg != "" || !validText(o.OrderID, 64) {
-			problems = append(problems, web.T(c, "recon.orders.line", line, orDefaultStr(msg, "order_id")))
+			problems = append(problems, web.T(c, "recon.orders.line", line, cmp.Or(msg, "order_id")))
 			continue
 		}
 		out = append(out, o)

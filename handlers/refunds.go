@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -115,14 +116,7 @@ func (h *Refunds) Create(c echo.Context) error {
 		msg = "refund.flash.awaiting"
 	}
 	web.AddFlash(c, "ok", web.T(c, msg, r.Money().String()))
-	return web.Redirect(c, web.SafeBack(orDefaultStr(c.FormValue("back"), back)))
-}
-
-func orDefaultStr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return web.Redirect(c, web.SafeBack(cmp.Or(c.FormValue("back"), back)))
 }
 
 func (h *Refunds) refundParam(c echo.Context) (domain.Refund, error) {
@@ -155,7 +149,7 @@ func (h *Refunds) decide(c echo.Context, approve bool) error {
 	}
 	action := map[bool]string{true: "refund.approve", false: "refund.reject"}[approve]
 	_, err = h.Store.DecideRefund(c.Request().Context(), p.Merchant.ID, r.ID, p.User, approve, note, h.now(), h.enqueueRefund)
-	back := web.SafeBack(orDefaultStr(c.FormValue("back"), "/refunds?state=awaiting_approval"))
+	back := web.SafeBack(cmp.Or(c.FormValue("back"), "/refunds?state=awaiting_approval"))
 	if prob := refundProblem(err); prob != nil {
 		h.audit(c, action, r.PublicID, domain.AuditDenied, map[string]any{"error": prob.Code})
 		web.AddFlash(c, "error", web.T(c, prob.Key, prob.Args...))
@@ -177,7 +171,7 @@ func (h *Refunds) Retry(c echo.Context) error {
 	}
 	p := web.MustPrincipal(c)
 	again, err := h.Store.RetryRefund(c.Request().Context(), p.Merchant.ID, r.ID, p.UserID(), p.Actor(), h.now(), h.enqueueRefund)
-	back := web.SafeBack(orDefaultStr(c.FormValue("back"), "/transactions/"+strconv.FormatInt(r.TransactionID, 10)+"#refunds"))
+	back := web.SafeBack(cmp.Or(c.FormValue("back"), "/transactions/"+strconv.FormatInt(r.TransactionID, 10)+"#refunds"))
 	if prob := refundProblem(err); prob != nil {
 		h.audit(c, "refund.retry", r.PublicID, domain.AuditDenied, map[string]any{"error": prob.Code})
 		web.AddFlash(c, "error", web.T(c, prob.Key, prob.Args...))

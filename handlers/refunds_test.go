@@ -16,7 +16,6 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"paymend/db"
-	"paymend/db/dbtest"
 	"paymend/domain"
 	"paymend/platform"
 	"paymend/platform/sandbox"
@@ -589,16 +588,7 @@ func TestLateWebhookAndPollAgreeOnOneFinalState(t *testing.T) {
 // but before the console recorded that (afterwards it is recorded once, and the
 // platform saw one refund).
 func TestRefundSurvivesTheDatabaseDying(t *testing.T) {
-	direct, dbURL := dbtest.New(t)
-	u, _ := url.Parse(dbURL)
-	p := newProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	d, err := db.Open(context.Background(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	e := newEnvOn(t, db.New(d))
+	e, p, direct := proxiedEnv(t)
 	ctx := context.Background()
 	mid := e.m["alpha"].ID
 	count := func(q string, args ...any) int {
@@ -610,7 +600,7 @@ func TestRefundSurvivesTheDatabaseDying(t *testing.T) {
 	}
 
 	tx := e.pay(sandbox.PaymentRequest{MerchantCode: "alpha", Amount: 5000}, domain.StatusSucceeded)
-	_, _, err = e.store.CreateRefund(ctx, mid, db.NewRefund{TransactionID: tx.ID, Source: domain.RefundFromConsole,
+	_, _, err := e.store.CreateRefund(ctx, mid, db.NewRefund{TransactionID: tx.ID, Source: domain.RefundFromConsole,
 		Request: domain.RefundRequest{Amount: 1000, Reason: "db dies"}, Now: time.Now()},
 		func(ctx context.Context, s *db.Store, r domain.Refund) error {
 			if err := e.jobs.EnqueueRefund(ctx, s.Tx(), r.MerchantID, r.ID); err != nil {

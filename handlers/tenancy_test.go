@@ -153,7 +153,7 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT coalesce(string_agg(public_id || state || coalesce(approved_by::text, ''), ',' ORDER BY id), '') FROM refunds WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(coalesce(approval_above::text, '') || grace_minutes, ','), '') FROM refund_policy WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(kind || order_id || state || resolution, ',' ORDER BY id), '') FROM recon_findings WHERE merchant_id = $1) ||
-		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1 AND trigger <> 'schedule') ||
+		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1 AND trigger = 'manual') ||
 		(SELECT coalesce(string_agg(name || enabled::text || coalesce(deleted_at::text, ''), ',' ORDER BY id), '') FROM risk_rules WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM risk_decisions WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(channel || status || backup, ',' ORDER BY channel), '') FROM pay_channels WHERE merchant_id = $1) ||

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ func (w *ReconWorker) Timeout(*river.Job[ReconArgs]) time.Duration { return 5 * 
 func (w *ReconWorker) Work(ctx context.Context, job *river.Job[ReconArgs]) error {
 	a := job.Args
 	if a.MerchantID != 0 {
-		_, err := w.Reconcile(ctx, a.MerchantID, orDefault(a.Trigger, "manual"), a.Transactions)
+		_, err := w.Reconcile(ctx, a.MerchantID, cmp.Or(a.Trigger, "manual"), a.Transactions)
 		return err
 	}
 	ids, err := w.store.MerchantIDs(ctx)
@@ -59,13 +60,6 @@ func (w *ReconWorker) Work(ctx context.Context, job *river.Job[ReconArgs]) error
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // Reconcile runs one merchant's reconciliation: ask the platform about payments
