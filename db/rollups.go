@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"paymend/domain"
@@ -94,12 +95,12 @@ func (s *Store) ApplyRollupDeltas(ctx context.Context, now time.Time) (int64, er
 					FROM d JOIN merchants m ON m.id = d.merchant_id ` + rollupDims + `),
 				mi AS (
 					INSERT INTO rollup_minute (merchant_id, bucket, dim, val, ` + rollupCols + `)
-					SELECT merchant_id, date_trunc('minute', occurred_at), dim, val, ` + rollupSums + `
+					SELECT merchant_id, date_trunc('minute', occurred_at, 'UTC'), dim, val, ` + rollupSums + `
 					FROM x WHERE occurred_at >= $2 GROUP BY 1, 2, 3, 4
 					` + rollupUpsert("rollup_minute") + `),
 				ho AS (
 					INSERT INTO rollup_hourly (merchant_id, bucket, dim, val, ` + rollupCols + `)
-					SELECT merchant_id, date_trunc('hour', occurred_at), dim, val, ` + rollupSums + `
+					SELECT merchant_id, date_trunc('hour', occurred_at, 'UTC'), dim, val, ` + rollupSums + `
 					FROM x GROUP BY 1, 2, 3, 4
 					` + rollupUpsert("rollup_hourly") + `),
 				da AS (
@@ -144,19 +145,15 @@ func (s *Store) RebuildRollups(ctx context.Context, merchantIDs []int64, now tim
 		{`DELETE FROM rollup_minute WHERE $1 OR merchant_id = ANY($2)`, []any{all, ids}},
 		{`DELETE FROM rollup_hourly WHERE $1 OR merchant_id = ANY($2)`, []any{all, ids}},
 		{`DELETE FROM rollup_daily WHERE $1 OR merchant_id = ANY($2)`, []any{all, ids}},
-		{`INSERT INTO rollup_minute (merchant_id, bucket, dim, val, ` + rollupCols + `)
-			SELECT merchant_id, date_trunc('minute', occurred_at), dim, val, ` + rollupSums + `
-			FROM (` + rebuildSource + `) x WHERE occurred_at >= $3 GROUP BY 1, 2, 3, 4`, []any{all, ids, now.Add(-RollupMinuteRetention)}},
-		{`INSERT INTO rollup_hourly (merchant_id, bucket, dim, val, ` + rollupCols + `)
-			SELECT merchant_id, date_trunc('hour', occurred_at), dim, val, ` + rollupSums + `
-			FROM (` + rebuildSource + `) x GROUP BY 1, 2, 3, 4`, []any{all, ids}},
-		{`INSERT INTO rollup_daily (merchant_id, day, dim, val, ` + rollupCols + `)
-			SELECT merchant_id, day, dim, val, ` + rollupSums + `
-			FROM (` + rebuildSource + `) x GROUP BY 1, 2, 3, 4`, []any{all, ids}},
 		{`ANALYZE rollup_hourly`, nil},
 		{`ANALYZE rollup_daily`, nil},
 	}
-	for _, st := range steps {
+	for i, st := range steps {
+		if i == len(steps)-2 { // before ANALYZE: recount and write
+			if err := recountInto(ctx, tx, all, ids, now.Add(-RollupMinuteRetention)); err != nil {
+				return fmt.Errorf("db: rebuild rollups: %w", mapErr(err))
+			}
+		}
 		if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
 			return fmt.Errorf("db: rebuild rollups: %w", mapErr(err))
 		}
@@ -167,13 +164,122 @@ func (s *Store) RebuildRollups(ctx context.Context, merchantIDs []int64, now tim
 	return nil
 }
 
-// rebuildSource is every payment as one +1 change, expanded into its dimensions
-const rebuildSource = `SELECT d.merchant_id, d.occurred_at, (d.occurred_at AT TIME ZONE m.time_zone)::date AS day, v.dim, v.val,
-		` + rollupMeasures + `
-	FROM (SELECT merchant_id, occurred_at, 1::smallint AS sign, pay_status, refunded_amount > 0 AS refunded, code,
-			channel, bank, card_bin, amount, resolution_state
-		FROM transactions WHERE has_payment AND ($1 OR merchant_id = ANY($2))) d
-	JOIN merchants m ON m.id = d.merchant_id ` + rollupDims
+type rollupKey struct {
+	merchant int64
+	bucket   string
+	dim, val string
+}
+
+// recountInto streams the payments once (one snapshot, the caller's), sums them
+// into the three grains in memory and COPYs the rows in: one scan instead of
+// aggregating seven expanded copies of every row per grain in SQL (1M payments:
+// ~50 s that way on two cores). Minutes and hours are UTC, as the applier's
+// date_trunc(…, 'UTC'); local days and the amount band (domain.BandOf mirrors the SQL
+// function rollup_band) are computed here — the recount test holds both paths together.
+func recountInto(ctx context.Context, tx *sqlx.Tx, all bool, ids any, minuteSince time.Time) error {
+	zones := map[int64]*time.Location{}
+	var ms []struct {
+		ID int64  `db:"id"`
+		TZ string `db:"time_zone"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &ms, `SELECT id, time_zone FROM merchants WHERE $1 OR id = ANY($2)`, all, ids); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		loc, err := time.LoadLocation(m.TZ)
+		if err != nil {
+			return fmt.Errorf("merchant %d time zone %q: %w", m.ID, m.TZ, err)
+		}
+		zones[m.ID] = loc
+	}
+	const q = `SELECT merchant_id, (extract(epoch FROM occurred_at) * 1000000)::bigint, pay_status, refunded_amount > 0,
+			code, channel, bank, card_bin, amount, resolution_state
+		FROM transactions WHERE has_payment AND ($1 OR merchant_id = ANY($2))`
+	rows, err := tx.QueryContext(ctx, q, all, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	grains := [3]map[rollupKey]*RollupCounts{{}, {}, {}} // minute, hour, day
+	var (
+		mid, micros, amount                   int64
+		refunded                              bool
+		status, code, channel, bank, bin, res string
+	)
+	for rows.Next() {
+		if err := rows.Scan(&mid, &micros, &status, &refunded, &code, &channel, &bank, &bin, &amount, &res); err != nil {
+			return err
+		}
+		at := time.UnixMicro(micros).UTC()
+		recent := !at.Before(minuteSince)
+		minute := at.Truncate(time.Minute).Format(time.RFC3339)
+		hour := at.Truncate(time.Hour).Format(time.RFC3339)
+		day := at.In(zones[mid]).Format(time.DateOnly)
+		c := RollupCounts{Attempts: 1, Amount: amount}
+		switch status {
+		case "succeeded":
+			c.Succeeded = 1
+		case "failed":
+			c.Failed, c.FailedAmount = 1, amount
+		case "pending":
+			c.Pending = 1
+		}
+		if refunded {
+			c.Refunded = 1
+		}
+		dims := [7][2]string{{"all", ""}, {"code", code}, {"channel", channel}, {"bank", bank}, {"bin", bin},
+			{"band", domain.BandOf(amount).Key}, {"res", res}}
+		for g, bucket := range [3]string{minute, hour, day} {
+			if g == 0 && !recent {
+				continue
+			}
+			for _, d := range dims {
+				k := rollupKey{mid, bucket, d[0], d[1]}
+				x := grains[g][k]
+				if x == nil {
+					x = &RollupCounts{}
+					grains[g][k] = x
+				}
+				x.Attempts += c.Attempts
+				x.Succeeded += c.Succeeded
+				x.Failed += c.Failed
+				x.Pending += c.Pending
+				x.Refunded += c.Refunded
+				x.Amount += c.Amount
+				x.FailedAmount += c.FailedAmount
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for g, table := range [3]string{"rollup_minute", "rollup_hourly", "rollup_daily"} {
+		bucketCol := "bucket"
+		if table == "rollup_daily" {
+			bucketCol = "day"
+		}
+		stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, "merchant_id", bucketCol, "dim", "val", "attempts", "succeeded",
+			"failed", "pending", "refunded", "amount", "failed_amount"))
+		if err != nil {
+			return err
+		}
+		for k, x := range grains[g] {
+			if _, err := stmt.ExecContext(ctx, k.merchant, k.bucket, k.dim, k.val, x.Attempts, x.Succeeded, x.Failed,
+				x.Pending, x.Refunded, x.Amount, x.FailedAmount); err != nil {
+				stmt.Close()
+				return err
+			}
+		}
+		if _, err := stmt.ExecContext(ctx); err != nil {
+			stmt.Close()
+			return err
+		}
+		if err := stmt.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // PruneRollups drops minute rows past retention and rows whose counts all went
 // back to zero (a payment that moved to another code leaves one behind).
