@@ -515,6 +515,11 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := seedDemoChannels(ctx, store, sealer, cfg, m.ID); err != nil {
 		return err
 	}
+	if admin, err := store.UserForLogin(ctx, demoUsers[0].Email); err == nil {
+		if err := store.SeedDemoAlert(ctx, m.ID, admin.ID, time.Now().UTC()); err != nil {
+			return err
+		}
+	}
 	have, err := store.CountSeeded(ctx, m.ID)
 	if err != nil {
 		return err
