@@ -559,6 +559,11 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := store.SeedDemoEmergency(ctx, m.ID, time.Now().UTC()); err != nil {
 		return err
 	}
+	if admin, err := store.UserForLogin(ctx, demoUsers[0].Email); err == nil {
+		if err := store.SeedDemoAlert(ctx, m.ID, admin.ID, time.Now().UTC()); err != nil {
+			return err
+		}
+	}
 	have, err := store.CountSeeded(ctx, m.ID)
 	if err != nil {
 		return err

@@ -140,8 +140,10 @@ func TestCommands(t *testing.T) {
 	store.DB().QueryRow(`SELECT coalesce(sum(failed), 0) FROM rollup_daily WHERE merchant_id = $1 AND dim = 'all'`, m.ID).Scan(&rolled)
 	store.DB().QueryRow(`SELECT count(*) FROM alert_rules WHERE merchant_id = $1 AND metric = 'failure_rate'
 		AND threshold = 0.15 AND window_minutes = 10 AND min_volume = 50 AND enabled`, m.ID).Scan(&rules)
-	if rolled != failed || rules != 1 {
-		t.Fatalf("rollup has %d failures of %d; %d default rules", rolled, failed, rules)
+	var demoAlerts int
+	store.DB().QueryRow(`SELECT count(*) FROM alerts WHERE merchant_id = $1 AND status = 'resolved'`, m.ID).Scan(&demoAlerts)
+	if rolled != failed || rules != 1 || demoAlerts != 1 {
+		t.Fatalf("rollup has %d failures of %d; %d default rules; %d demo alerts", rolled, failed, rules, demoAlerts)
 	}
 	if _, err := cli(t, "", "frobnicate"); err == nil {
 		t.Fatal("unknown command accepted")

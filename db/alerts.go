@@ -301,3 +301,65 @@ func AlertDetails(kv map[string]any) []byte {
 	}
 	return b
 }
+
+// SeedDemoAlert gives a merchant without alerts one past incident of its default
+// failure-rate rule (opened, acknowledged with a note, resolved), so the demo's
+// alert pages show what an alert looks like. It does nothing when alerts exist.
+func (s *Store) SeedDemoAlert(ctx context.Context, merchantID int64, ackBy int64, now time.Time) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		var n int
+		if err := tx.x.QueryRowxContext(ctx, `SELECT count(*) FROM alerts WHERE merchant_id = $1`, merchantID).Scan(&n); err != nil || n > 0 {
+			return mapErr(err)
+		}
+		rules, err := tx.AlertRules(ctx, merchantID)
+		if err != nil {
+			return err
+		}
+		var rule *domain.AlertRule
+		for i := range rules {
+			if rules[i].IsDefault && rules[i].Metric == domain.MetricFailureRate {
+				rule = &rules[i]
+			}
+		}
+		if rule == nil {
+			return nil
+		}
+		opened := now.Add(-3 * 24 * time.Hour).Truncate(time.Minute)
+		m := domain.Measurement{Value: 0.234, Volume: 188}
+		id, err := tx.OpenAlert(ctx, merchantID, *rule, m, domain.AlertSummary(*rule, m), opened)
+		if err != nil {
+			return err
+		}
+		values := []float64{0.234, 0.281, 0.262, 0.19, 0.12, 0.08, 0.06}
+		for i, v := range values {
+			v := v
+			vol := int64(180 + 7*i)
+			kind := "value"
+			if i == 0 {
+				kind = "opened"
+			}
+			if err := tx.AddAlertEvent(ctx, merchantID, domain.AlertEvent{AlertID: id, At: opened.Add(time.Duration(i) * 5 * time.Minute),
+				Kind: kind, Value: &v, Volume: &vol}); err != nil {
+				return err
+			}
+			if err := tx.UpdateAlertValue(ctx, merchantID, id, domain.Measurement{Value: v, Volume: vol}, v > rule.Threshold,
+				domain.AlertSummary(*rule, domain.Measurement{Value: v, Volume: vol}), opened.Add(time.Duration(i)*5*time.Minute)); err != nil {
+				return err
+			}
+		}
+		ack := opened.Add(4 * time.Minute)
+		if err := tx.AcknowledgeAlert(ctx, merchantID, id, ackBy, ack); err != nil {
+			return err
+		}
+		for _, e := range []domain.AlertEvent{
+			{AlertID: id, At: ack, Kind: "acknowledged", UserID: &ackBy},
+			{AlertID: id, At: ack.Add(time.Minute), Kind: "note", UserID: &ackBy, Note: "微信支付渠道网络波动(202 超时),已联系欧乐支付,暂时引导客户改用银行卡支付。"},
+			{AlertID: id, At: opened.Add(40 * time.Minute), Kind: "resolved", Details: AlertDetails(map[string]any{"reason": "cooldown"})},
+		} {
+			if err := tx.AddAlertEvent(ctx, merchantID, e); err != nil {
+				return err
+			}
+		}
+		return tx.ResolveAlert(ctx, merchantID, id, nil, opened.Add(40*time.Minute))
+	})
+}

@@ -110,7 +110,9 @@ func (r AlertRule) Validate() []string {
 		errs = append(errs, "rules.err.metric")
 	}
 	if !slices.Contains(AlertScopes, r.Scope) || (r.Scope != ScopeAll && strings.TrimSpace(r.ScopeValue) == "") ||
-		len(r.ScopeValue) > 32 || (r.Metric.NeedsCode() && r.Scope != ScopeCode) || (!r.Metric.Scoped() && r.Scope != ScopeAll) {
+		len(r.ScopeValue) > 32 || (r.Metric.NeedsCode() && r.Scope != ScopeCode) || (!r.Metric.Scoped() && r.Scope != ScopeAll) ||
+		// Payments of one code are failures by definition: its rate says nothing.
+		((r.Metric == MetricFailureRate || r.Metric == MetricBaselineRate) && r.Scope == ScopeCode) {
 		errs = append(errs, "rules.err.scope")
 	}
 	if r.WindowMinutes < 1 || r.WindowMinutes > 1440 {

@@ -86,6 +86,7 @@ func TestAlertRuleValidate(t *testing.T) {
 		"scope without value":    func(r *AlertRule) { r.Scope = ScopeChannel },
 		"refunds by channel":     func(r *AlertRule) { r.Metric, r.Scope, r.ScopeValue = MetricRefundFailures, ScopeChannel, "card" },
 		"window 0":               func(r *AlertRule) { r.WindowMinutes = 0 },
+		"failure rate of a code": func(r *AlertRule) { r.Scope, r.ScopeValue = ScopeCode, "202" },
 		"bad e-mail":             func(r *AlertRule) { r.Emails = []string{"nope"} },
 		"ftp webhook":            func(r *AlertRule) { r.WebhookURL = "ftp://x" },
 		"unknown severity":       func(r *AlertRule) { r.Severity = "loud" },

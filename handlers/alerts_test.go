@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -501,3 +502,59 @@ func TestAlertsAPI(t *testing.T) {
 }
 
 func jobsAlertEval() jobs.AlertEvalArgs { return jobs.AlertEvalArgs{} }
+
+// TestAlertWebhookIsSigned: a rule's webhook gets the alert as JSON, signed with the
+// merchant's webhook secret, once for the opening (a retry after success sends
+// nothing twice).
+func TestAlertWebhookIsSigned(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	type hit struct {
+		sig  string
+		body []byte
+	}
+	hits := make(chan hit, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits <- hit{r.Header.Get("PayMend-Signature"), b}
+	}))
+	defer hook.Close()
+	rule := e.defaultRule("alpha")
+	rule.WebhookURL = hook.URL + "/alerts"
+	if err := e.store.UpdateAlertRule(ctx, e.m["alpha"].ID, rule, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.payMany("alpha", 60, "failed", "202", e.clock.Now())
+	e.evaluate()
+	select {
+	case h := <-hits:
+		if err := domain.VerifyWebhook(h.sig, h.body, [][]byte{[]byte(e.secret["alpha"])}, time.Now()); err != nil {
+			t.Fatalf("signature: %v", err)
+		}
+		var got map[string]any
+		json.Unmarshal(h.body, &got)
+		a, _ := got["alert"].(map[string]any)
+		if got["type"] != "alert.opened" || a["merchant"] != "alpha" || a["metric"] != "failure_rate" || a["value"] != float64(1) {
+			t.Fatalf("webhook body %s", h.body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no webhook")
+	}
+	alerts := e.ruleAlerts("alpha", rule.ID)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		done, _ := e.store.AlertNotified(ctx, e.m["alpha"].ID, alerts[0].ID, "opened")
+		if done["webhook"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("webhook delivery not recorded")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case h := <-hits:
+		t.Fatalf("second webhook %s", h.body)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

@@ -68,3 +68,18 @@ func TestDashboardFromRollups(t *testing.T) {
 		t.Fatalf("7 days failed %q", s)
 	}
 }
+
+// TestDashboardAlertStripRefreshes: htmx asks for the alert strip alone.
+func TestDashboardAlertStripRefreshes(t *testing.T) {
+	e := newEnv(t)
+	c := e.login("viewer@alpha.test")
+	d := doc(t, e.get(c, "/", "HX-Request", "true"))
+	if d.Find(tid("dash-alerts")).Length() != 1 || d.Find(tid("kpis")).Length() != 0 {
+		t.Fatal("fragment is not the alert strip alone")
+	}
+	e.payMany("alpha", 60, "failed", "202", e.clock.Now())
+	e.evaluate()
+	if n := doc(t, e.get(c, "/", "HX-Request", "true")).Find(tid("dash-alert")).Length(); n != 1 {
+		t.Fatalf("%d alerts in the strip", n)
+	}
+}

@@ -47,6 +47,16 @@ func (h *Home) Overview(c echo.Context) error {
 	m := p.Merchant
 	loc := m.Location()
 	now := h.now()
+	if c.Request().Header.Get("HX-Request") == "true" && c.Request().Header.Get("HX-Boosted") == "" {
+		// The alert strip refreshing itself: only the open alerts.
+		v := views.HomeView{Loc: loc}
+		var err error
+		v.OpenAlerts, _, err = h.Store.Alerts(ctx, m.ID, db.AlertFilter{Statuses: []string{domain.AlertFiring, domain.AlertAcknowledged}, Limit: 20})
+		if err != nil {
+			return err
+		}
+		return web.Render(c, http.StatusOK, views.OpenAlertsFragment(v), nil)
+	}
 	d, err := h.Dashboard(c, m, c.QueryParam("range"), c.QueryParam("from"), c.QueryParam("to"), now)
 	if err != nil {
 		return err

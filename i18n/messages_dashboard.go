@@ -182,7 +182,7 @@ var dashboardMessages = map[string]msg{
 	"rules.sentence_short":               {"%s > %s,%d 分钟内", "%s > %s over %d min"},
 	"rules.err.name":                     {"请填写名称(最多 100 字)。", "Give a name (at most 100 characters)."},
 	"rules.err.metric":                   {"请选择指标。", "Choose a metric."},
-	"rules.err.scope":                    {"范围无效:非“全部支付”时需填写取值;错误码类指标需选择“错误码”;退款与通知失败只能按全部统计。", "Invalid scope: give a value unless it is “all payments”; code metrics need the scope “code”; refund and notice failures are merchant-wide."},
+	"rules.err.scope":                    {"范围无效:非“全部支付”时需填写取值;错误码类指标需选择“错误码”;退款与通知失败只能按全部统计;失败率不能按单个错误码统计(请用错误码的笔数或占比)。", "Invalid scope: give a value unless it is “all payments”; code metrics need the scope “code”; refund and notice failures are merchant-wide; a failure rate cannot be per code (use the code's count or share)."},
 	"rules.err.window":                   {"时间窗口须为 1–1440 分钟。", "The window must be 1–1440 minutes."},
 	"rules.err.threshold":                {"阈值无效(比率须在 0–100% 之间)。", "Invalid threshold (rates between 0 and 100 %)."},
 	"rules.err.min_volume":               {"最低样本量须为 0 或正整数。", "The minimum volume must be 0 or more."},

@@ -313,7 +313,7 @@ func (w *AlertNotifyWorker) Work(ctx context.Context, job *river.Job[AlertNotify
 	if len(emails) > 0 {
 		mailer, err = w.mailer(ctx, mid)
 		if err != nil {
-			if !done["email-settings"] {
+			if !done["email"] {
 				if err := record("notify_failed", "email", err); err != nil {
 					return err
 				}
@@ -434,7 +434,7 @@ func AlertMessage(m domain.Merchant, a domain.Alert, event, baseURL string) (sub
 		fmt.Fprintf(&b, "告警已恢复:指标已回落到阈值 %s 以下。当前值 %s,峰值 %s。\n", threshold, value, domain.FormatMetricValue(a.Metric, a.PeakValue))
 		fmt.Fprintf(&b, "The alert is resolved: the metric is back under %s. Now %s, peak %s.\n", threshold, value, domain.FormatMetricValue(a.Metric, a.PeakValue))
 	case "escalated":
-		fmt.Fprintf(&b, "告警已持续 %s 仍无人确认,请立即处理。当前值 %s(阈值 %s)。\n", a.OpenedAt.In(loc).Format("15:04"), value, threshold)
+		fmt.Fprintf(&b, "该告警自 %s 起仍无人确认,请立即处理。当前值 %s(阈值 %s)。\n", a.OpenedAt.In(loc).Format("15:04"), value, threshold)
 		fmt.Fprintf(&b, "Nobody has acknowledged this alert since %s. Now %s (threshold %s).\n", a.OpenedAt.In(loc).Format("15:04"), value, threshold)
 	default:
 		fmt.Fprintf(&b, "指标超过阈值:当前 %s,阈值 %s,最近 %d 分钟,样本 %d。\n", value, threshold, a.WindowMinutes, a.Volume)

@@ -208,7 +208,7 @@ type ColumnChart struct {
 	Cols            []BarRow
 }
 
-const ccW, ccH, ccB = 720.0, 170.0, 22.0
+const ccW, ccH, ccB = 720.0, 140.0, 22.0
 
 func (c ColumnChart) max() float64 {
 	m := 0.0

@@ -68,9 +68,6 @@ type HomeView struct {
 // DashRanges are the range choices in menu order.
 var DashRanges = []string{"24h", "7d", "30d", "90d"}
 
-// CodeTitler gives a failure code's short title in a language.
-type CodeTitler func(code, lang string) string
-
 func (v HomeView) rangeHref(key string) string { return "/?range=" + key }
 
 // txHref links to the failed payments of the range, narrowed by one dimension value.
