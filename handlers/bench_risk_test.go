@@ -74,6 +74,22 @@ func BenchmarkRiskCheck500(b *testing.B) {
 	}
 	b.Run("demo-rules", func(b *testing.B) { driveRiskChecks(b, e, keys["alpha"], rate) })
 	b.Run("all-counters", func(b *testing.B) { driveRiskChecks(b, e, keys["beta"], rate) })
+	// One client, one check after another: the round trip without queueing.
+	b.Run("sequential-all-counters", func(b *testing.B) {
+		client := &http.Client{}
+		body := []byte(`{"customer_id":"C42","amount":12900,"currency":"CNY","channel":"card","card_bin":"622242"}`)
+		lat := make([]time.Duration, b.N)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			if st := post(b, client, e.srv.URL, keys["beta"], body); st != http.StatusOK {
+				b.Fatalf("status %d", st)
+			}
+			lat[i] = time.Since(t0)
+		}
+		b.ReportMetric(ms(pct(lat, 0.50)), "p50-ms")
+		b.ReportMetric(ms(pct(lat, 0.99)), "p99-ms")
+	})
 }
 
 func driveRiskChecks(b *testing.B, e *env, key string, rate int) {
