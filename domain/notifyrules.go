@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -114,11 +115,20 @@ type NoticeDraft struct {
 	RecipientMasked string
 	Subject, Body   string
 	Chars, Segments int // SMS only
+	// UsesFeedback is set when the rendered text carries links.Feedback: the caller
+	// then stores the link (see db.NewNotification.Feedback).
+	UsesFeedback bool
+}
+
+// NoticeLinks are per-notice links a caller minted before rendering.
+type NoticeLinks struct {
+	Feedback string // the customer-feedback link (FeedbackURL), "" for none
 }
 
 // DraftNotice renders the notice for a failed payment on ch in lang: the named
-// template, or the one templates select for the payment's code.
-func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, templates []MessageTemplate, templateKey, lang string) (NoticeDraft, error) {
+// template, or the one templates select for the payment's code. links (at most one)
+// fills the per-notice link variables.
+func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, templates []MessageTemplate, templateKey, lang string, links ...NoticeLinks) (NoticeDraft, error) {
 	tm := SelectTemplate(templates, ch, e)
 	if templateKey != "" {
 		tm = MessageTemplate{}
@@ -145,11 +155,15 @@ func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, temp
 	}
 	v := MessageVarsFor(lang, e, tx.Money(), tx.OccurredAt, m.Location())
 	v.CustomerName, v.OrderID, v.MerchantName = tx.CustomerName, tx.OrderID, m.Name
+	if len(links) > 0 {
+		v.FeedbackLink = links[0].Feedback
+	}
 	subject, body, err := RenderMessage(tm, lang, v)
 	if err != nil {
 		return NoticeDraft{}, err
 	}
 	d := NoticeDraft{TemplateKey: tm.Key, RecipientMasked: to, Subject: subject, Body: body}
+	d.UsesFeedback = v.FeedbackLink != "" && (strings.Contains(body, v.FeedbackLink) || strings.Contains(subject, v.FeedbackLink))
 	if ch == NotifySMS {
 		d.Chars, d.Segments = SMSSegments(body)
 	}

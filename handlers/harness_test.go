@@ -102,7 +102,7 @@ func newEnvOn(t testing.TB, store *db.Store, opts ...envOpt) *env {
 	e.srv = httptest.NewServer(e.app.Echo)
 	t.Cleanup(e.srv.Close)
 	runner, err := jobs.Start(context.Background(), jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log,
-		Now: e.clock.Now, FetchPoll: 100 * time.Millisecond, RulesEvery: 500 * time.Millisecond})
+		Now: e.clock.Now, FetchPoll: 100 * time.Millisecond, RulesEvery: 500 * time.Millisecond, BaseURL: e.srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,25 @@
+package jobs
+
+import (
+	"time"
+
+	"paymend/db"
+	"paymend/domain"
+)
+
+// draftNotice renders a notice as domain.DraftNotice does, with a fresh feedback
+// link when base is known; the link is returned for storing with the notice only
+// when the template uses it.
+func draftNotice(base string, now time.Time, m domain.Merchant, e domain.CodeEntry, tx domain.Transaction,
+	ch domain.NotifyChannel, templates []domain.MessageTemplate, lang string) (domain.NoticeDraft, *db.NewFeedbackLink, error) {
+	if base == "" {
+		nd, err := domain.DraftNotice(m, e, tx, ch, templates, "", lang)
+		return nd, nil, err
+	}
+	tok := domain.NewFeedbackToken()
+	nd, err := domain.DraftNotice(m, e, tx, ch, templates, "", lang, domain.NoticeLinks{Feedback: domain.FeedbackURL(base, tok.Token)})
+	if err != nil || !nd.UsesFeedback {
+		return nd, nil, err
+	}
+	return nd, &db.NewFeedbackLink{TokenHash: tok.Hash, ExpiresAt: now.Add(domain.FeedbackLinkTTL)}, nil
+}
