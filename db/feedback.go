@@ -184,14 +184,19 @@ func (s *Store) SubmitFeedback(ctx context.Context, merchantID, linkID int64, a 
 		switch mapErr(err) {
 		case nil:
 		case ErrNotFound:
-			res.First = true
+			// sqlx allocates pointer fields before it learns there is no row.
+			prev.Recon, res.First = nil, true
 		default:
 			return fmt.Errorf("db: submit feedback: %w", mapErr(err))
 		}
 		recon := a.Problem.NeedsReconciliation() && prev.Recon == nil
+		var reconAt *time.Time
+		if recon {
+			reconAt = &now
+		}
 		const up = `INSERT INTO feedback (merchant_id, link_id, transaction_id, solved, problem, rating, comment, contact, lang,
 				recon_requested_at, first_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN $11::timestamptz END, $11, $11)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 			ON CONFLICT (link_id) DO UPDATE SET solved = EXCLUDED.solved, problem = EXCLUDED.problem,
 				rating = EXCLUDED.rating, comment = EXCLUDED.comment, contact = EXCLUDED.contact, lang = EXCLUDED.lang,
 				answers = feedback.answers + 1, updated_at = EXCLUDED.updated_at,
@@ -201,7 +206,7 @@ func (s *Store) SubmitFeedback(ctx context.Context, merchantID, linkID int64, a 
 			RETURNING id`
 		var fid int64
 		if err := tx.x.QueryRowxContext(ctx, up, merchantID, linkID, txID, a.Solved, string(a.Problem), a.Rating, a.Comment,
-			a.Contact, lang, recon, now).Scan(&fid); err != nil {
+			a.Contact, lang, reconAt, now).Scan(&fid); err != nil {
 			return fmt.Errorf("db: submit feedback: %w", mapErr(err))
 		}
 		if prev.Status == domain.FeedbackClosed {

@@ -66,6 +66,7 @@ func Register(d Deps) {
 	(&Calls{d}).Routes()
 	(&Templates{d}).Routes()
 	(&Orders{d}).Routes()
+	(&Feedback{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

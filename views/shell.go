@@ -42,6 +42,7 @@ var Nav = []NavItem{
 	{"transactions", "/transactions", "nav.transactions", domain.RoleViewer},
 	{"notifications", "/notifications", "nav.notifications", domain.RoleViewer},
 	{"calls", "/calls", "nav.calls", domain.RoleOperator},
+	{"feedback", "/feedback", "nav.feedback", domain.RoleViewer},
 	{"codes", "/codes", "nav.codes", domain.RoleViewer},
 	{"users", "/users", "nav.users", domain.RoleAdmin},
 	{"audit", "/audit", "nav.audit", domain.RoleAdmin},
