@@ -105,6 +105,13 @@ func TestCommands(t *testing.T) {
 	if failed == 0 || succeeded <= failed {
 		t.Fatalf("demo mix: %d failed, %d succeeded", failed, succeeded)
 	}
+	// The demo has customers' feedback (issue 9), regenerated with --refresh.
+	var links, answers, history int
+	store.DB().QueryRow(`SELECT (SELECT count(*) FROM feedback_links WHERE merchant_id = $1), (SELECT count(*) FROM feedback WHERE merchant_id = $1),
+		(SELECT count(*) FROM feedback_answers WHERE merchant_id = $1)`, m.ID).Scan(&links, &answers, &history)
+	if links == 0 || answers == 0 || history != answers || answers >= links {
+		t.Fatalf("demo feedback: %d links, %d answers, %d versions", links, answers, history)
+	}
 	if _, err := cli(t, "", "frobnicate"); err == nil {
 		t.Fatal("unknown command accepted")
 	}

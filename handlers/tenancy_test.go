@@ -33,6 +33,12 @@ func TestTenantIsolationAcrossEveryRoute(t *testing.T) {
 	victim := e.users["viewer@alpha.test"]
 	ids := []string{fmt.Sprint(tx.ID), fmt.Sprint(victim.ID), fmt.Sprint(key.ID), "TALPHA0001"}
 	secrets := []string{"TALPHA0001", "TALPHA0002", "viewer@alpha.test", "alpha-private-key", "alpha 商店", e.secret["alpha"]}
+	// Alpha has a customer's answer with a link (issue 9): its ids join the walk.
+	fb := e.feedbackAnswered(handlersNewKey(t, e, "alpha"), "alpha", "TALPHAFB", nil, answer("comment", "alpha-feedback-secret"))
+	var fbLink int64
+	e.store.DB().QueryRow(`SELECT link_id FROM feedback WHERE id = $1`, fb).Scan(&fbLink)
+	ids = append(ids, fmt.Sprint(fb), fmt.Sprint(fbLink))
+	secrets = append(secrets, "alpha-feedback-secret", "TALPHAFB")
 
 	before := snapshot(t, e.store, alpha)
 	browser := e.login("admin@beta.test")
@@ -117,7 +123,11 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT coalesce(string_agg(channel || config::text, ',' ORDER BY channel), '') FROM notification_channels WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM notifications WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM call_tasks WHERE merchant_id = $1) ||
-		(SELECT coalesce(string_agg(order_id || status, ',' ORDER BY order_id), '') FROM orders WHERE merchant_id = $1)`, merchantID).Scan(&out)
+		(SELECT coalesce(string_agg(order_id || status, ',' ORDER BY order_id), '') FROM orders WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(id::text || coalesce(revoked_at::text, '') || expires_at::text, ',' ORDER BY id), '') FROM feedback_links WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(id::text || status || coalesce(assignee_id::text, '') || answers || coalesce(recon_requested_at::text, ''), ',' ORDER BY id), '') FROM feedback WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM feedback_answers WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM feedback_notes WHERE merchant_id = $1)`, merchantID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}
