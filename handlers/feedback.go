@@ -355,6 +355,7 @@ func (h *Feedback) Inbox(c echo.Context) error {
 		return err
 	}
 	v.Summary = sum
+	v.Summary.Collapse = true
 	return web.Render(c, status, views.FeedbackInboxPage(shell, v), views.FeedbackTable(shell, v))
 }
 
