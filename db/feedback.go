@@ -44,12 +44,14 @@ func (s *Store) createNoticeLinks(ctx context.Context, merchantID int64, ns []Ne
 	if len(args) == 2 {
 		return nil
 	}
-	q := `INSERT INTO feedback_links (merchant_id, transaction_id, notification_id, token_hash, lang, channel, created_by, expires_at)
+	q := `INSERT INTO feedback_links (merchant_id, transaction_id, notification_id, token_hash, lang, channel, created_by,
+			expires_at, code, pay_channel)
 		SELECT $1, n.transaction_id, n.id, v.hash, CASE WHEN n.lang IN ('zh-CN', 'en') THEN n.lang ELSE '' END,
-			n.channel, n.created_by, v.expires
+			n.channel, n.created_by, v.expires, t.code, t.channel
 		FROM (VALUES ` + b.String() + `) AS v (transaction_id, channel, template_key, hash, expires)
 		JOIN notifications n ON n.merchant_id = $1 AND n.transaction_id = v.transaction_id
 			AND n.channel = v.channel AND n.template_key = v.template_key
+		JOIN transactions t ON t.merchant_id = $1 AND t.id = n.transaction_id
 		WHERE n.id = ANY($2::bigint[])`
 	if _, err := s.x.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("db: notice feedback links: %w", mapErr(err))
@@ -67,8 +69,9 @@ const feedbackLinkFrom = ` FROM feedback_links l
 // CreateFeedbackLink stores a link for one of the merchant's payments (the API's and
 // the console's own links, not sent with a notice).
 func (s *Store) CreateFeedbackLink(ctx context.Context, merchantID, transactionID int64, tokenHash, lang, channel, createdBy string, expires time.Time) (domain.FeedbackLink, error) {
-	const q = `INSERT INTO feedback_links (merchant_id, transaction_id, token_hash, lang, channel, created_by, expires_at)
-		SELECT $1, t.id, $3, $4, $5, $6, $7 FROM transactions t WHERE t.merchant_id = $1 AND t.id = $2
+	const q = `INSERT INTO feedback_links (merchant_id, transaction_id, token_hash, lang, channel, created_by, expires_at,
+			code, pay_channel)
+		SELECT $1, t.id, $3, $4, $5, $6, $7, t.code, t.channel FROM transactions t WHERE t.merchant_id = $1 AND t.id = $2
 		RETURNING id`
 	var id int64
 	if err := s.x.QueryRowxContext(ctx, q, merchantID, transactionID, tokenHash, lang, channel, createdBy, expires).Scan(&id); err != nil {
@@ -249,7 +252,7 @@ func (s *Store) SubmitFeedback(ctx context.Context, merchantID, linkID int64, a 
 
 const feedbackCols = `f.id, f.merchant_id, f.link_id, f.transaction_id, f.solved, f.problem, f.rating, f.comment, f.contact,
 	f.lang, f.answers, f.status, f.assignee_id, coalesce(u.email, '') AS assignee, f.recon_requested_at, f.first_at,
-	f.updated_at, t.platform_id, t.code, t.channel AS pay_channel, l.channel AS link_channel`
+	f.updated_at, t.platform_id, l.code, l.pay_channel, l.channel AS link_channel`
 
 const feedbackFrom = ` FROM feedback f
 	JOIN transactions t ON t.merchant_id = f.merchant_id AND t.id = f.transaction_id
@@ -295,7 +298,7 @@ func (s *Store) FeedbackList(ctx context.Context, merchantID int64, f FeedbackFi
 		f.Limit = 50
 	}
 	q := `SELECT ` + feedbackCols + feedbackFrom + `WHERE f.merchant_id = $1
-		AND ($2 = '' OR t.code = $2) AND ($3 = '' OR f.problem = $3) AND ($4 = 0 OR f.rating = $4)
+		AND ($2 = '' OR l.code = $2) AND ($3 = '' OR f.problem = $3) AND ($4 = 0 OR f.rating = $4)
 		AND ($5 = '' OR f.solved = ($5 = 'yes')) AND ($6 = '' OR f.status = $6) AND ($7 = 0 OR f.assignee_id = $7)
 		AND ($8::timestamptz IS NULL OR f.updated_at >= $8) AND ($9::timestamptz IS NULL OR f.updated_at < $9)
 		AND ($10::timestamptz IS NULL OR (f.updated_at, f.id) < ($10, $11))
@@ -423,17 +426,16 @@ func (s *Store) Assignees(ctx context.Context, merchantID int64) ([]domain.User,
 // every code.
 func (s *Store) FeedbackStats(ctx context.Context, merchantID int64, from, to time.Time, code string) (domain.FeedbackSummary, error) {
 	out := domain.FeedbackSummary{From: from, To: to}
-	const q = `SELECT CASE WHEN grouping(t.code) = 0 THEN 'code' WHEN grouping(t.channel) = 0 THEN 'channel'
+	const q = `SELECT CASE WHEN grouping(l.code) = 0 THEN 'code' WHEN grouping(l.pay_channel) = 0 THEN 'channel'
 				WHEN grouping(l.channel) = 0 THEN 'notice' ELSE 'total' END AS dim,
-			coalesce(CASE WHEN grouping(t.code) = 0 THEN t.code WHEN grouping(t.channel) = 0 THEN t.channel
+			coalesce(CASE WHEN grouping(l.code) = 0 THEN l.code WHEN grouping(l.pay_channel) = 0 THEN l.pay_channel
 				WHEN grouping(l.channel) = 0 THEN l.channel END, '') AS key,
 			count(*) AS links, count(f.id) AS answers, count(*) FILTER (WHERE f.solved) AS solved,
 			coalesce(sum(f.rating), 0) AS rating_sum
 		FROM feedback_links l
-		JOIN transactions t ON t.merchant_id = l.merchant_id AND t.id = l.transaction_id
 		LEFT JOIN feedback f ON f.merchant_id = l.merchant_id AND f.link_id = l.id
-		WHERE l.merchant_id = $1 AND l.created_at >= $2 AND l.created_at < $3 AND ($4 = '' OR t.code = $4)
-		GROUP BY GROUPING SETS ((t.code), (t.channel), (l.channel), ())
+		WHERE l.merchant_id = $1 AND l.created_at >= $2 AND l.created_at < $3 AND ($4 = '' OR l.code = $4)
+		GROUP BY GROUPING SETS ((l.code), (l.pay_channel), (l.channel), ())
 		ORDER BY 1, count(f.id) DESC, 2`
 	var rows []struct {
 		Dim string `db:"dim"`
@@ -457,9 +459,8 @@ func (s *Store) FeedbackStats(ctx context.Context, merchantID int64, from, to ti
 		}
 	}
 	const probs = `SELECT f.problem, count(*) AS n FROM feedback_links l
-		JOIN transactions t ON t.merchant_id = l.merchant_id AND t.id = l.transaction_id
 		JOIN feedback f ON f.merchant_id = l.merchant_id AND f.link_id = l.id
-		WHERE l.merchant_id = $1 AND l.created_at >= $2 AND l.created_at < $3 AND ($4 = '' OR t.code = $4)
+		WHERE l.merchant_id = $1 AND l.created_at >= $2 AND l.created_at < $3 AND ($4 = '' OR l.code = $4)
 		GROUP BY f.problem ORDER BY n DESC, f.problem`
 	if err := sqlxSelect(ctx, s, &out.Problems, probs, merchantID, from, to, code); err != nil {
 		return out, fmt.Errorf("db: feedback problems: %w", err)

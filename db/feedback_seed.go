@@ -17,11 +17,13 @@ import (
 func (s *Store) SeedDemoFeedback(ctx context.Context, merchantID int64, now time.Time) (int64, error) {
 	var n int64
 	err := s.InTx(ctx, func(tx *Store) error {
-		const links = `INSERT INTO feedback_links (merchant_id, transaction_id, token_hash, lang, channel, created_by, created_at, expires_at)
+		const links = `INSERT INTO feedback_links (merchant_id, transaction_id, token_hash, lang, channel, created_by, created_at,
+				expires_at, code, pay_channel)
 			SELECT $1, t.id, encode(sha256(convert_to(gen_random_uuid()::text || t.id, 'UTF8')), 'hex'), 'zh-CN',
 				CASE WHEN t.id % 3 = 0 THEN 'inapp' ELSE 'email' END, 'seed',
-				least(t.occurred_at + interval '10 minutes', $2), least(t.occurred_at + interval '10 minutes', $2) + interval '30 days'
-			FROM (SELECT id, occurred_at, row_number() OVER (ORDER BY id) AS rn FROM transactions
+				least(t.occurred_at + interval '10 minutes', $2), least(t.occurred_at + interval '10 minutes', $2) + interval '30 days',
+				t.code, t.channel
+			FROM (SELECT id, occurred_at, code, channel, row_number() OVER (ORDER BY id) AS rn FROM transactions
 				WHERE merchant_id = $1 AND pay_status = 'failed') t
 			WHERE t.rn % 8 = 1
 				AND NOT EXISTS (SELECT 1 FROM feedback_links l WHERE l.merchant_id = $1 AND l.transaction_id = t.id)`

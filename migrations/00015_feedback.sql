@@ -11,6 +11,10 @@ CREATE TABLE feedback_links (
     token_hash      text COLLATE "C" NOT NULL UNIQUE,          -- sha256 hex of the token
     lang            text COLLATE "C" NOT NULL DEFAULT '' CHECK (lang IN ('', 'zh-CN', 'en')), -- '' = the browser's
     channel         text COLLATE "C" NOT NULL DEFAULT '',       -- the notice's channel, 'api' or ''
+    -- The payment's failure code and payment channel when the link was made: the
+    -- figures group by them without touching transactions.
+    code            text COLLATE "C" NOT NULL DEFAULT '',
+    pay_channel     text COLLATE "C" NOT NULL DEFAULT '',
     created_by      text NOT NULL DEFAULT '',
     created_at      timestamptz NOT NULL DEFAULT now(),
     expires_at      timestamptz NOT NULL,
@@ -19,6 +23,7 @@ CREATE TABLE feedback_links (
 );
 CREATE INDEX feedback_links_tx_idx ON feedback_links (merchant_id, transaction_id, created_at DESC);
 CREATE INDEX feedback_links_created_idx ON feedback_links (merchant_id, created_at DESC, id DESC);
+CREATE INDEX feedback_links_code_idx ON feedback_links (merchant_id, code, created_at);
 
 -- One answer per link: the latest wins here, every version is in feedback_answers.
 CREATE TABLE feedback (
