@@ -532,6 +532,14 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "seeded %d demo transactions in %s\n", written, time.Since(start).Round(time.Millisecond))
 	}
+	// A feedback form to try as the customer would (issue 9); notices sent in the demo
+	// carry links of their own.
+	tok := domain.NewFeedbackToken()
+	if ok, err := store.SeedDemoFeedbackLink(ctx, m.ID, tok.Hash, time.Now().UTC()); err != nil {
+		return err
+	} else if ok {
+		fmt.Fprintf(stdout, "a customer's feedback form: %s\n", domain.FeedbackURL(cfg.BaseURL, tok.Token))
+	}
 	fmt.Fprintf(stdout, "demo merchant ready. Log in at %s/login as %s, %s or %s with password: %s\n",
 		cfg.BaseURL, demoUsers[0].Email, demoUsers[1].Email, demoUsers[2].Email, pw)
 	return nil

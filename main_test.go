@@ -73,7 +73,8 @@ func TestCommands(t *testing.T) {
 
 	// seed --demo: merchant, three users, API key, transactions; idempotent.
 	out, err = cli(t, "", "seed", "--demo", "--transactions", "300")
-	if err != nil || !strings.Contains(out, "demo-password-for-tests") || !strings.Contains(out, "seeded 3") {
+	if err != nil || !strings.Contains(out, "demo-password-for-tests") || !strings.Contains(out, "seeded 3") ||
+		!strings.Contains(out, "/f/") {
 		t.Fatalf("seed: %q %v", out, err)
 	}
 	m, err := store.MerchantByCode(ctx, "demo")

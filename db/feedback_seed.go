@@ -72,3 +72,20 @@ func (s *Store) SeedDemoFeedback(ctx context.Context, merchantID int64, now time
 	})
 	return n, err
 }
+
+// SeedDemoFeedbackLink opens a feedback link (by its token's hash) on the demo
+// merchant's latest failed payment, so `seed --demo` can print a form to try. It
+// reports false when there is no failed payment.
+func (s *Store) SeedDemoFeedbackLink(ctx context.Context, merchantID int64, tokenHash string, now time.Time) (bool, error) {
+	const q = `INSERT INTO feedback_links (merchant_id, transaction_id, token_hash, lang, channel, created_by, created_at,
+			expires_at, code, pay_channel)
+		SELECT $1, t.id, $2, 'zh-CN', 'email', 'seed --demo', $3::timestamptz, $3::timestamptz + interval '30 days', t.code, t.channel
+		FROM transactions t WHERE t.merchant_id = $1 AND t.pay_status = 'failed'
+		ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1`
+	res, err := s.x.ExecContext(ctx, q, merchantID, tokenHash, now)
+	if err != nil {
+		return false, fmt.Errorf("db: demo feedback link: %w", mapErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
