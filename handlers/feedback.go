@@ -40,7 +40,7 @@ const (
 // session is read or written, no cookie is set), the inbox for signed-in users
 // (changes for operators), and the API.
 func (h *Feedback) Routes() {
-	pub := h.App.Echo.Group("/f", middleware.BodyLimit(feedbackBodyLimit), publicHeaders)
+	pub := h.App.Echo.Group("/f", publicHeaders, middleware.BodyLimit(feedbackBodyLimit))
 	pub.GET("/:token", h.Form)
 	pub.POST("/:token", h.Submit)
 

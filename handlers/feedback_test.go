@@ -616,6 +616,11 @@ func TestFeedbackFigures(t *testing.T) {
 	if d.Find(tid("fs-by-channel")+` tr[data-key="wechat"]`).Length() != 1 || d.Find(tid("fs-by-notice")+` tr[data-key="api"]`).Length() != 1 {
 		t.Fatal("per channel rows missing")
 	}
+	// The dashboard's compact form: figures and problems, no tables.
+	d2 := doc(t, e.get(op, "/feedback/summary?compact=1", "HX-Request", "true"))
+	if d2.Find(tid("fs-rate")).Length() != 1 || d2.Find(tid("fs-groups")).Length() != 0 || d2.Find(tid("fs-open-inbox")).Length() != 1 {
+		t.Fatal("compact summary")
+	}
 	// Without htmx it is a page of its own.
 	if d := doc(t, e.get(op, "/feedback/summary?period=7d")); d.Find(tid("nav")).Length() != 1 || d.Find(tid("feedback-summary")).Length() != 1 {
 		t.Fatal("summary page")
