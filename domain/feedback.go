@@ -46,7 +46,9 @@ func WellFormedFeedbackToken(s string) bool {
 	if len(s) != 22 {
 		return false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	// Strict: the unused low bits of the last character must be zero, so one token
+	// has exactly one spelling.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	return err == nil && len(b) == FeedbackTokenBytes
 }
 

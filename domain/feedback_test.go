@@ -2,10 +2,13 @@ package domain
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestFeedbackTokens(t *testing.T) {
@@ -121,4 +124,47 @@ func TestDraftNoticeCarriesFeedbackLinkOnlyWhereTheTemplateUsesIt(t *testing.T) 
 	if err != nil || d.UsesFeedback || strings.Contains(d.Body, "/f/") {
 		t.Fatalf("%v %+v", err, d)
 	}
+}
+
+// FuzzFeedbackFormValidate: whatever a client posts, Validate never panics, and an
+// answer it accepts is one the database takes (its CHECKs) and the views show.
+func FuzzFeedbackFormValidate(f *testing.F) {
+	f.Add("yes", "balance", "5", "谢谢", "")
+	f.Add("no", "charged_twice", "1", "<script>alert(1)</script>\r\n", "sms")
+	f.Add("maybe", "x", "55", "\x00\xff", "fax")
+	f.Fuzz(func(t *testing.T, solved, problem, rating, comment, contact string) {
+		a, errs := FeedbackForm{Solved: solved, Problem: problem, Rating: rating, Comment: comment, Contact: contact}.Validate()
+		if errs != nil {
+			return
+		}
+		if !a.Problem.Valid() || a.Rating < 1 || a.Rating > 5 || !utf8.ValidString(a.Comment) ||
+			utf8.RuneCountInString(a.Comment) > MaxFeedbackComment || strings.ContainsRune(a.Comment, 0) {
+			t.Fatalf("accepted %+v", a)
+		}
+		for _, r := range a.Comment {
+			if r != '\n' && r != '\t' && unicode.IsControl(r) {
+				t.Fatalf("control character %U kept", r)
+			}
+		}
+		if a.Contact != "" && a.Contact != "sms" && a.Contact != "email" && a.Contact != "phone" {
+			t.Fatalf("contact %q", a.Contact)
+		}
+	})
+}
+
+// FuzzFeedbackToken: the token check in front of the database accepts exactly the
+// tokens NewFeedbackToken makes.
+func FuzzFeedbackToken(f *testing.F) {
+	f.Add(NewFeedbackToken().Token)
+	f.Add("AAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("../../etc/passwd")
+	f.Fuzz(func(t *testing.T, s string) {
+		if !WellFormedFeedbackToken(s) {
+			return
+		}
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(b) != FeedbackTokenBytes || base64.RawURLEncoding.EncodeToString(b) != s {
+			t.Fatalf("accepted %q", s)
+		}
+	})
 }
