@@ -78,6 +78,15 @@ func TestBrowserFeedbackOnAPhone(t *testing.T) {
 		t.Fatalf("thanks %q lacks the refund promise", txt)
 	}
 
+	// The customer can read it in English too, with the answer kept.
+	do(t, ctx, clickAndLoad(sel("fb-lang")), visible(sel("fb-form")), shot("feedback-phone-en"))
+	if h := text(t, ctx, "h1"); h != "Tell us about your payment" {
+		t.Fatalf("English heading %q", h)
+	}
+	if checked, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="fb-rating-2"]').checked`)); !checked {
+		t.Fatal("the answer is not shown back")
+	}
+
 	// The operator sees it on the payment, as text.
 	do(t, ctx,
 		chromedp.EmulateViewport(1366, 900),
@@ -98,7 +107,11 @@ func TestBrowserFeedbackOnAPhone(t *testing.T) {
 	if bold != 0 {
 		t.Fatal("the customer's HTML was rendered")
 	}
-	// And in the inbox.
-	do(t, ctx, chromedp.Navigate(e.srv.URL+"/feedback"), visible(sel("feedback-row")), shot("feedback-inbox"),
-		clickAndLoad(sel("feedback-link")), visible(sel("feedback-answer")), shot("feedback-detail"))
+	// From the timeline to the answer in the inbox, and the inbox lists it.
+	do(t, ctx, clickAndLoad(`[data-kind="feedback.received"] `+sel("timeline-feedback-link")), visible(sel("feedback-answer")),
+		shot("feedback-detail"))
+	if p := text(t, ctx, sel("feedback-answer-problem")); p != "已扣款,但订单没有成功" {
+		t.Fatalf("detail shows %q", p)
+	}
+	do(t, ctx, chromedp.Navigate(e.srv.URL+"/feedback"), visible(sel("feedback-row")), shot("feedback-inbox"))
 }
