@@ -227,13 +227,19 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL})
+	feedbackTTL, err := domain.ParseFeedbackLinkDays(os.Getenv("PAYMEND_FEEDBACK_LINK_DAYS"))
+	if err != nil {
+		return err
+	}
+	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL,
+		FeedbackTTL: feedbackTTL})
 	if err != nil {
 		return err
 	}
 	app := web.New(web.Config{Backend: store, Secret: cfg.Secret, Logger: log,
 		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"), TrustProxy: os.Getenv("PAYMEND_TRUST_PROXY") == "1"})
-	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL, Notices: workers})
+	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL, Notices: workers,
+		FeedbackTTL: feedbackTTL})
 	srv := &http.Server{Addr: cfg.Addr, Handler: app.Echo, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second, WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)

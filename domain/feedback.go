@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -16,6 +18,19 @@ import (
 
 // FeedbackLinkTTL is how long a feedback link stays open by default.
 const FeedbackLinkTTL = 30 * 24 * time.Hour
+
+// ParseFeedbackLinkDays reads PAYMEND_FEEDBACK_LINK_DAYS: how many days a link
+// stays open, 1–365; empty means FeedbackLinkTTL.
+func ParseFeedbackLinkDays(s string) (time.Duration, error) {
+	if s == "" {
+		return FeedbackLinkTTL, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 365 {
+		return 0, fmt.Errorf("PAYMEND_FEEDBACK_LINK_DAYS must be a number of days from 1 to 365, not %q", s)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
+}
 
 // FeedbackTokenBytes is the token's entropy: 128 random bits.
 const FeedbackTokenBytes = 16

@@ -168,3 +168,17 @@ func FuzzFeedbackToken(f *testing.F) {
 		}
 	})
 }
+
+func TestParseFeedbackLinkDays(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{{"", FeedbackLinkTTL, true}, {"7", 7 * 24 * time.Hour, true}, {"365", 365 * 24 * time.Hour, true},
+		{"0", 0, false}, {"366", 0, false}, {"-1", 0, false}, {"30d", 0, false}} {
+		got, err := ParseFeedbackLinkDays(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("%q: %v %v", c.in, got, err)
+		}
+	}
+}

@@ -59,6 +59,14 @@ func (h *Feedback) Routes() {
 	h.App.API.POST("/feedback-links", h.APICreateLink)
 }
 
+// feedbackTTL is how long a new feedback link stays open.
+func (d Deps) feedbackTTL() time.Duration {
+	if d.FeedbackTTL > 0 {
+		return d.FeedbackTTL
+	}
+	return domain.FeedbackLinkTTL
+}
+
 // publicHeaders keeps the form out of search engines and its token out of Referer
 // headers.
 func publicHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -675,7 +683,7 @@ func (h *Feedback) APICreateLink(c echo.Context) error {
 		return err
 	}
 	tok := domain.NewFeedbackToken()
-	link, err := h.Store.CreateFeedbackLink(ctx, p.Merchant.ID, tx.ID, tok.Hash, lang, "api", p.Actor(), h.now().Add(domain.FeedbackLinkTTL))
+	link, err := h.Store.CreateFeedbackLink(ctx, p.Merchant.ID, tx.ID, tok.Hash, lang, "api", p.Actor(), h.now().Add(h.feedbackTTL()))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ type Deps struct {
 	Log     *slog.Logger
 	BaseURL string
 	Notices NoticeQueue // inserts notification delivery jobs
+	// FeedbackTTL is how long feedback links stay open (PAYMEND_FEEDBACK_LINK_DAYS);
+	// zero means domain.FeedbackLinkTTL.
+	FeedbackTTL time.Duration
 
 	banks *cache.TTL[[]string] // filter menu values; set by Register
 }

@@ -67,7 +67,7 @@ func (d Deps) render(m domain.Merchant, cat *domain.Catalog, ts []domain.Message
 		Lang: lang, RecipientMasked: nd.RecipientMasked, Subject: nd.Subject, Body: nd.Body, CreatedBy: actor},
 		Segments: nd.Segments, Chars: nd.Chars}
 	if nd.UsesFeedback {
-		out.Feedback = &db.NewFeedbackLink{TokenHash: tok.Hash, ExpiresAt: d.now().Add(domain.FeedbackLinkTTL)}
+		out.Feedback = &db.NewFeedbackLink{TokenHash: tok.Hash, ExpiresAt: d.now().Add(d.feedbackTTL())}
 	}
 	return out, nil
 }

@@ -26,8 +26,10 @@ type AutoNotifyWorker struct {
 	store  *db.Store
 	runner func() *Runner
 	now    func() time.Time
-	// baseURL is where feedback links point (see draftNotice).
-	baseURL string
+	// baseURL is where feedback links point (see draftNotice); feedbackTTL how long
+	// they stay open.
+	baseURL     string
+	feedbackTTL time.Duration
 }
 
 // Work scans every merchant with rules; each merchant's batch is one transaction
@@ -94,7 +96,7 @@ func (w *AutoNotifyWorker) merchant(ctx context.Context, mid int64) error {
 				continue
 			}
 			for i, ch := range rule.Channels {
-				nd, fb, err := draftNotice(w.baseURL, now, m, entry, t, ch, templates, "zh-CN")
+				nd, fb, err := draftNotice(w.baseURL, w.feedbackTTL, now, m, entry, t, ch, templates, "zh-CN")
 				if err != nil {
 					continue // no contact on this channel: try the next
 				}

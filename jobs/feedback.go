@@ -9,8 +9,8 @@ import (
 
 // draftNotice renders a notice as domain.DraftNotice does, with a fresh feedback
 // link when base is known; the link is returned for storing with the notice only
-// when the template uses it.
-func draftNotice(base string, now time.Time, m domain.Merchant, e domain.CodeEntry, tx domain.Transaction,
+// when the template uses it, open for ttl (0: domain.FeedbackLinkTTL).
+func draftNotice(base string, ttl time.Duration, now time.Time, m domain.Merchant, e domain.CodeEntry, tx domain.Transaction,
 	ch domain.NotifyChannel, templates []domain.MessageTemplate, lang string) (domain.NoticeDraft, *db.NewFeedbackLink, error) {
 	if base == "" {
 		nd, err := domain.DraftNotice(m, e, tx, ch, templates, "", lang)
@@ -21,5 +21,8 @@ func draftNotice(base string, now time.Time, m domain.Merchant, e domain.CodeEnt
 	if err != nil || !nd.UsesFeedback {
 		return nd, nil, err
 	}
-	return nd, &db.NewFeedbackLink{TokenHash: tok.Hash, ExpiresAt: now.Add(domain.FeedbackLinkTTL)}, nil
+	if ttl <= 0 {
+		ttl = domain.FeedbackLinkTTL
+	}
+	return nd, &db.NewFeedbackLink{TokenHash: tok.Hash, ExpiresAt: now.Add(ttl)}, nil
 }

@@ -37,8 +37,10 @@ type NotifyWorker struct {
 	http   *http.Client
 	setups *cache.TTL[merchantSetup]
 	runner func() *Runner
-	// baseURL is where feedback links point (see draftNotice).
-	baseURL string
+	// baseURL is where feedback links point (see draftNotice); feedbackTTL how long
+	// they stay open.
+	baseURL     string
+	feedbackTTL time.Duration
 }
 
 // Timeout bounds one delivery attempt.
@@ -120,7 +122,7 @@ func (w *NotifyWorker) fallback(ctx context.Context, merchantID int64, failed do
 	}
 	for i, c := range failed.Fallback {
 		ch := domain.NotifyChannel(c)
-		nd, fb, err := draftNotice(w.baseURL, w.now(), m, entry, tx, ch, templates, failed.Lang)
+		nd, fb, err := draftNotice(w.baseURL, w.feedbackTTL, w.now(), m, entry, tx, ch, templates, failed.Lang)
 		if err != nil {
 			continue
 		}
