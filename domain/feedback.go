@@ -72,6 +72,18 @@ func FeedbackURL(base, token string) string {
 	return strings.TrimRight(base, "/") + "/f/" + token
 }
 
+// NoticeLinks are per-notice links a caller minted before rendering a notice
+// (DraftNotice's optional last argument).
+type NoticeLinks struct {
+	Feedback string // the customer-feedback link (FeedbackURL), "" for none
+}
+
+// CarriesLink reports whether the notice's text contains link: a feedback link is
+// stored with its notice only when the template used it.
+func (d NoticeDraft) CarriesLink(link string) bool {
+	return link != "" && (strings.Contains(d.Body, link) || strings.Contains(d.Subject, link))
+}
+
 // FeedbackLinkState is whether a link can still be answered.
 type FeedbackLinkState string
 

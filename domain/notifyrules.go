@@ -2,7 +2,6 @@ package domain
 
 import (
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -115,14 +114,6 @@ type NoticeDraft struct {
 	RecipientMasked string
 	Subject, Body   string
 	Chars, Segments int // SMS only
-	// UsesFeedback is set when the rendered text carries links.Feedback: the caller
-	// then stores the link (see db.NewNotification.Feedback).
-	UsesFeedback bool
-}
-
-// NoticeLinks are per-notice links a caller minted before rendering.
-type NoticeLinks struct {
-	Feedback string // the customer-feedback link (FeedbackURL), "" for none
 }
 
 // DraftNotice renders the notice for a failed payment on ch in lang: the named
@@ -163,7 +154,6 @@ func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, temp
 		return NoticeDraft{}, err
 	}
 	d := NoticeDraft{TemplateKey: tm.Key, RecipientMasked: to, Subject: subject, Body: body}
-	d.UsesFeedback = v.FeedbackLink != "" && (strings.Contains(body, v.FeedbackLink) || strings.Contains(subject, v.FeedbackLink))
 	if ch == NotifySMS {
 		d.Chars, d.Segments = SMSSegments(body)
 	}

@@ -58,15 +58,15 @@ func (d Deps) render(m domain.Merchant, cat *domain.Catalog, ts []domain.Message
 	// Each notice carries its own feedback link (issue 9); it is stored with the
 	// notice only when the template actually uses it.
 	tok := domain.NewFeedbackToken()
-	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code), tx, ch, ts, templateKey, lang,
-		domain.NoticeLinks{Feedback: domain.FeedbackURL(d.BaseURL, tok.Token)})
+	link := domain.FeedbackURL(d.BaseURL, tok.Token)
+	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code), tx, ch, ts, templateKey, lang, domain.NoticeLinks{Feedback: link})
 	if err != nil {
 		return draft{}, err
 	}
 	out := draft{NewNotification: db.NewNotification{TransactionID: tx.ID, Channel: ch, TemplateKey: nd.TemplateKey,
 		Lang: lang, RecipientMasked: nd.RecipientMasked, Subject: nd.Subject, Body: nd.Body, CreatedBy: actor},
 		Segments: nd.Segments, Chars: nd.Chars}
-	if nd.UsesFeedback {
+	if nd.CarriesLink(link) {
 		out.Feedback = &db.NewFeedbackLink{TokenHash: tok.Hash, ExpiresAt: d.now().Add(d.feedbackTTL())}
 	}
 	return out, nil

@@ -17,8 +17,9 @@ func draftNotice(base string, ttl time.Duration, now time.Time, m domain.Merchan
 		return nd, nil, err
 	}
 	tok := domain.NewFeedbackToken()
-	nd, err := domain.DraftNotice(m, e, tx, ch, templates, "", lang, domain.NoticeLinks{Feedback: domain.FeedbackURL(base, tok.Token)})
-	if err != nil || !nd.UsesFeedback {
+	link := domain.FeedbackURL(base, tok.Token)
+	nd, err := domain.DraftNotice(m, e, tx, ch, templates, "", lang, domain.NoticeLinks{Feedback: link})
+	if err != nil || !nd.CarriesLink(link) {
 		return nd, nil, err
 	}
 	if ttl <= 0 {
