@@ -32,6 +32,7 @@ import (
 	"paymend/domain"
 	"paymend/handlers"
 	"paymend/jobs"
+	"paymend/platform"
 	"paymend/platform/sandbox"
 	"paymend/web"
 )
@@ -227,19 +228,20 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	pc := platform.New(cfg.APIURL, cfg.APIKey)
 	feedbackTTL, err := domain.ParseFeedbackLinkDays(os.Getenv("PAYMEND_FEEDBACK_LINK_DAYS"))
 	if err != nil {
 		return err
 	}
-	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL,
-		FeedbackTTL: feedbackTTL})
+	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log, Platform: pc,
+		BaseURL: cfg.BaseURL, FeedbackTTL: feedbackTTL})
 	if err != nil {
 		return err
 	}
 	app := web.New(web.Config{Backend: store, Secret: cfg.Secret, Logger: log,
 		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"), TrustProxy: os.Getenv("PAYMEND_TRUST_PROXY") == "1"})
 	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL, Notices: workers,
-		FeedbackTTL: feedbackTTL})
+		Refunds: workers, Recons: workers, FeedbackTTL: feedbackTTL})
 	srv := &http.Server{Addr: cfg.Addr, Handler: app.Echo, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second, WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -263,7 +265,40 @@ func cmdSandbox(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := loadLocalSecrets(); err != nil {
 		return err
 	}
-	return sandbox.Command(ctx, args, os.Getenv, os.Stdout, log)
+	return sandbox.Command(ctx, args, os.Getenv, os.Stdout, log, adoptFromConsole)
+}
+
+// adoptFromConsole tells a fresh sandbox about the captured payments of the last 30
+// days that the console's database holds (the seeded demo data), so that refunding
+// them works in a demo. Without a reachable database it adopts nothing.
+func adoptFromConsole(ctx context.Context, merchants []string) ([]sandbox.ImportRequest, error) {
+	cfg, err := loadConfig(false)
+	if err != nil {
+		return nil, err
+	}
+	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	store, err := openStore(octx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil // no console database here: nothing to adopt
+	}
+	defer store.DB().Close()
+	var out []sandbox.ImportRequest
+	for _, code := range merchants {
+		m, err := store.MerchantByCode(ctx, code)
+		if err != nil {
+			continue
+		}
+		rows, err := store.AdoptableTransactions(ctx, m.ID, time.Now().Add(-30*24*time.Hour), 10000)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out = append(out, sandbox.ImportRequest{TransactionID: r.PlatformID, MerchantCode: code, OrderID: r.OrderID,
+				Amount: r.Amount, Currency: r.Currency, Channel: r.Channel, Status: domain.StatusSucceeded})
+		}
+	}
+	return out, nil
 }
 
 // requiredFlags parses args for a subcommand whose string flags are all required.
@@ -527,6 +562,9 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	} else {
 		start := time.Now()
 		if have > 0 {
+			if err := store.DeleteSeededRefunds(ctx, m.ID); err != nil {
+				return err
+			}
 			if err := store.DeleteSeeded(ctx, m.ID); err != nil {
 				return err
 			}
@@ -537,6 +575,12 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "seeded %d demo transactions in %s\n", written, time.Since(start).Round(time.Millisecond))
+	}
+	// The order system's view of the last week, with a few problems to reconcile.
+	if n, err := store.SeedDemoOrders(ctx, m.ID, time.Now().UTC()); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(stdout, "reported %d demo orders for reconciliation\n", n)
 	}
 	// A feedback form to try as the customer would (issue 9); notices sent in the demo
 	// carry links of their own.
@@ -576,5 +620,7 @@ func seedDemoChannels(ctx context.Context, store *db.Store, sealer *domain.Seale
 			return err
 		}
 	}
-	return nil
+	// CONTRACT: refunds above 1,000.00 CNY need a second person.
+	approval := int64(100000)
+	return store.SaveRefundPolicy(ctx, merchantID, domain.RefundPolicy{ApprovalAbove: &approval, GraceMinutes: 30, AutoRefundNotify: true})
 }

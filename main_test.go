@@ -13,6 +13,7 @@ import (
 
 	"paymend/db"
 	"paymend/db/dbtest"
+	"paymend/domain"
 	"paymend/web"
 )
 
@@ -88,6 +89,23 @@ func TestCommands(t *testing.T) {
 	}
 	if _, err := store.APIKeyByHash(ctx, web.HashAPIKey("pm_live_demo_test_key"), u.CreatedAt); err != nil {
 		t.Fatalf("demo api key: %v", err)
+	}
+	var orders int
+	if err := store.DB().Get(&orders, `SELECT count(*) FROM orders WHERE merchant_id = $1`, m.ID); err != nil || orders == 0 {
+		t.Fatalf("demo orders: %d %v", orders, err)
+	}
+	if p, err := store.RefundPolicy(ctx, m.ID); err != nil || p.ApprovalAbove == nil || *p.ApprovalAbove != 100000 {
+		t.Fatalf("demo refund policy %+v %v", p, err)
+	}
+	// A refund of a seeded payment does not stop --refresh from replacing them.
+	var paidID int64
+	if err := store.DB().Get(&paidID, `SELECT id FROM transactions WHERE merchant_id = $1 AND pay_status = 'succeeded' LIMIT 1`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.CreateRefund(ctx, m.ID, db.NewRefund{TransactionID: paidID, Source: domain.RefundFromConsole,
+		Request: domain.RefundRequest{Amount: 1, Reason: "demo"}, Now: time.Now()},
+		func(context.Context, *db.Store, domain.Refund) error { return nil }); err != nil {
+		t.Fatal(err)
 	}
 	n1, _ := store.CountSeeded(ctx, m.ID)
 	out, err = cli(t, "", "seed", "--demo", "--transactions", "300")

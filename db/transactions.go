@@ -185,6 +185,12 @@ func (s *Store) ingestRefund(ctx context.Context, merchantID int64, e EventRecor
 		if err := tx.upsertTransaction(ctx, merchantID, e, true, &res.TransactionID); err != nil {
 			return err
 		}
+		if e.RefundID != "" {
+			// A refund the console made converges on what the platform reports.
+			if _, _, err := tx.applyRefundEvents(ctx, merchantID, e.RefundID, time.Now().UTC()); err != nil {
+				return err
+			}
+		}
 		if e.Type != "refund.succeeded" {
 			return nil
 		}

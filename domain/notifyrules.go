@@ -116,6 +116,20 @@ type NoticeDraft struct {
 	Chars, Segments int // SMS only
 }
 
+// RecipientFor names, masked, whom a notice on ch reaches for a payment ("" when
+// the payment has no contact for that channel).
+func RecipientFor(tx Transaction, ch NotifyChannel) string {
+	switch ch {
+	case NotifySMS, NotifyPhone:
+		return tx.PhoneMasked
+	case NotifyEmail:
+		return tx.EmailMasked
+	case NotifyInApp:
+		return tx.CustomerRef
+	}
+	return ""
+}
+
 // DraftNotice renders the notice for a failed payment on ch in lang: the named
 // template, or the one templates select for the payment's code. links (at most one)
 // fills the per-notice link variables.
@@ -132,15 +146,7 @@ func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, temp
 	if tm.Key == "" {
 		return NoticeDraft{}, errors.New("no template fits")
 	}
-	var to string
-	switch ch {
-	case NotifySMS, NotifyPhone:
-		to = tx.PhoneMasked
-	case NotifyEmail:
-		to = tx.EmailMasked
-	case NotifyInApp:
-		to = tx.CustomerRef
-	}
+	to := RecipientFor(tx, ch)
 	if to == "" {
 		return NoticeDraft{}, ErrNoContact
 	}

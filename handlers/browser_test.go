@@ -284,7 +284,8 @@ func TestBrowserAdminPagesRender(t *testing.T) {
 	)
 	pages := map[string]string{"/": "kpis", "/users": "users-table", "/audit": "audit-table", "/settings": "api-keys",
 		"/transactions/import": "import-form", "/transactions": "tx-table", "/codes": "codes-table",
-		"/notifications": "notices-table", "/settings/notifications": "notify-rules", "/calls": "calls", "/codes/101": "code-kpi-failures"}
+		"/notifications": "notices-table", "/settings/notifications": "notify-rules", "/calls": "calls", "/codes/101": "code-kpi-failures",
+		"/refunds": "refunds-table", "/reconciliation": "recon-table"}
 	for _, lang := range []string{"zh", "en"} {
 		for path, id := range pages {
 			do(t, ctx, chromedp.Navigate(e.srv.URL+path), visible(sel(id)), shot(lang+strings.ReplaceAll(path, "/", "_")))

@@ -249,6 +249,14 @@ func (h *Feedback) Submit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if res.ReconOpened && h.Recons != nil {
+		// Check this payment's order now (issue 6's reconciliation, trigger
+		// "feedback"). recon_requested_at already records the request durably; a
+		// failed enqueue is logged and the next scheduled run covers the order.
+		if err := h.Recons.EnqueueRecon(context.WithoutCancel(ctx), link.MerchantID, "feedback", []int64{link.TransactionID}); err != nil {
+			h.Log.Error("feedback: reconciliation not queued", "err", err, "link", link.ID, "request_id", web.RequestID(c))
+		}
+	}
 	e := web.AuditEntry(c, "feedback.submit", link.PlatformID, domain.AuditOK)
 	e.Actor = "customer"
 	h.auditFor(c, link.MerchantID, e, map[string]any{"feedback_id": res.Feedback.ID, "problem": answer.Problem,

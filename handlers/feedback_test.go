@@ -151,6 +151,15 @@ func TestFeedbackLinkTravelsWithTheNotice(t *testing.T) {
 		t.Fatalf("recon %v answers %d", recon, answers)
 	}
 
+	// The answer started a reconciliation run for this payment (issue 6's job).
+	deadline := time.Now().Add(20 * time.Second)
+	for e.count(`SELECT count(*) FROM recon_runs WHERE merchant_id = $1 AND trigger = 'feedback' AND finished_at IS NOT NULL`, e.m["alpha"].ID) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconciliation run triggered by the feedback")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	// The customer changes the answer: the latest wins, history is kept, the
 	// reconciliation request stays as it was.
 	e.clock.Advance(time.Hour)

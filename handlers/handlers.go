@@ -25,6 +25,8 @@ type Deps struct {
 	Log     *slog.Logger
 	BaseURL string
 	Notices NoticeQueue // inserts notification delivery jobs
+	Refunds RefundQueue // inserts refund submit jobs
+	Recons  ReconQueue  // starts reconciliation runs
 	// FeedbackTTL is how long feedback links stay open (PAYMEND_FEEDBACK_LINK_DAYS);
 	// zero means domain.FeedbackLinkTTL.
 	FeedbackTTL time.Duration
@@ -69,6 +71,8 @@ func Register(d Deps) {
 	(&Calls{d}).Routes()
 	(&Templates{d}).Routes()
 	(&Orders{d}).Routes()
+	(&Refunds{d}).Routes()
+	(&Recon{d}).Routes()
 	(&Feedback{d}).Routes()
 }
 

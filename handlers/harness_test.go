@@ -2,14 +2,18 @@ package handlers_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +25,8 @@ import (
 	"paymend/domain"
 	"paymend/handlers"
 	"paymend/jobs"
+	"paymend/platform"
+	"paymend/platform/sandbox"
 	"paymend/web"
 )
 
@@ -62,6 +68,13 @@ type env struct {
 	users  map[string]domain.User // by e-mail
 	secret map[string]string      // merchant code → webhook secret
 	jobs   *jobs.Runner
+	// platform is the sandbox OulePay platform the jobs talk to (refunds, queries).
+	platform    *sandbox.Sandbox
+	platformSrv *httptest.Server
+	loseAnswers atomic.Int32 // refund answers the proxy in front of the platform drops
+	// onRefundAnswer (a func()) runs when the platform's answer to a refund passes
+	// the proxy, before the console sees it.
+	onRefundAnswer atomic.Value
 }
 
 type envOpt func(*web.Config)
@@ -101,8 +114,36 @@ func newEnvOn(t testing.TB, store *db.Store, opts ...envOpt) *env {
 	e.app = web.New(cfg)
 	e.srv = httptest.NewServer(e.app.Echo)
 	t.Cleanup(e.srv.Close)
+	// The platform: a sandbox that sends its webhooks to this console, signed with the
+	// secrets the merchants below get.
+	e.platform = sandbox.New(sandbox.Config{ConsoleURL: e.srv.URL, Logger: log, RefundDelay: 50 * time.Millisecond,
+		WebhookBackoff: 50 * time.Millisecond, TimeoutThenSuccess: 300 * time.Millisecond, SlowDelay: 300 * time.Millisecond,
+		HangTimeout: 2 * time.Second,
+		Secrets:     map[string][]byte{"alpha": []byte("whsec_alpha_secret"), "beta": []byte("whsec_beta_secret")}})
+	e.platformSrv = httptest.NewServer(e.platform.Handler())
+	// The console reaches the platform through a proxy that can lose the platform's
+	// answer to a refund after the platform acted on it (the "did it go through?" case).
+	target, _ := url.Parse(e.platformSrv.URL)
+	front := httputil.NewSingleHostReverseProxy(target)
+	front.ModifyResponse = func(r *http.Response) error {
+		if r.Request.Method == http.MethodPost && r.Request.URL.Path == "/v1/refunds" {
+			if h, _ := e.onRefundAnswer.Load().(func()); h != nil {
+				h()
+			}
+			if e.loseAnswers.Add(-1) >= 0 {
+				return errors.New("answer lost on the way back")
+			}
+		}
+		return nil
+	}
+	front.ErrorLog = stdlog.New(io.Discard, "", 0)
+	frontSrv := httptest.NewServer(front)
+	t.Cleanup(func() { frontSrv.Close(); e.platformSrv.Close(); e.platform.Close() })
+	pc := platform.New(frontSrv.URL, "sandbox", platform.WithAttemptTimeout(500*time.Millisecond),
+		platform.WithBackoff(20*time.Millisecond), platform.WithMaxAttempts(2))
 	runner, err := jobs.Start(context.Background(), jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log,
-		Now: e.clock.Now, FetchPoll: 100 * time.Millisecond, RulesEvery: 500 * time.Millisecond, BaseURL: e.srv.URL})
+		Now: e.clock.Now, FetchPoll: 100 * time.Millisecond, RulesEvery: 500 * time.Millisecond, Platform: pc,
+		RefundRetry: 100 * time.Millisecond, RefundPoll: 200 * time.Millisecond, BaseURL: e.srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +153,8 @@ func newEnvOn(t testing.TB, store *db.Store, opts ...envOpt) *env {
 		runner.Stop(ctx)
 	})
 	e.jobs = runner
-	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: e.srv.URL, Notices: runner})
+	handlers.Register(handlers.Deps{App: e.app, Store: store, Sealer: sealer, Log: log, BaseURL: e.srv.URL, Notices: runner,
+		Refunds: runner, Recons: runner})
 	ctx := context.Background()
 	hash := testHash()
 	for _, code := range []string{"alpha", "beta"} {

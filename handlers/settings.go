@@ -51,7 +51,11 @@ func (h *Settings) view(c echo.Context) (views.SettingsView, error) {
 	if err != nil {
 		return views.SettingsView{}, err
 	}
-	return views.SettingsView{Keys: keys, Secrets: secrets,
+	pol, err := h.Store.RefundPolicy(ctx, p.Merchant.ID)
+	if err != nil {
+		return views.SettingsView{}, err
+	}
+	return views.SettingsView{Keys: keys, Secrets: secrets, Refunds: pol, Currency: p.Merchant.Currency,
 		WebhookURL: h.BaseURL + "/webhooks/oulepay/" + p.Merchant.Code}, nil
 }
 

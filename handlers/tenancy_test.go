@@ -9,8 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"paymend/db"
+	"paymend/domain"
+	"paymend/platform/sandbox"
 )
 
 // TestTenantIsolationAcrossEveryRoute walks every registered route as merchant beta,
@@ -31,8 +34,21 @@ func TestTenantIsolationAcrossEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := e.users["viewer@alpha.test"]
-	ids := []string{fmt.Sprint(tx.ID), fmt.Sprint(victim.ID), fmt.Sprint(key.ID), "TALPHA0001"}
-	secrets := []string{"TALPHA0001", "TALPHA0002", "viewer@alpha.test", "alpha-private-key", "alpha 商店", e.secret["alpha"]}
+	// A refund of alpha's waiting for approval, so approve/reject/retry are tried on it.
+	zero := int64(0)
+	if err := e.store.SaveRefundPolicy(ctx, alpha, domain.RefundPolicy{ApprovalAbove: &zero, GraceMinutes: 30}); err != nil {
+		t.Fatal(err)
+	}
+	paid := e.pay(sandbox.PaymentRequest{MerchantCode: "alpha", Amount: 5000}, domain.StatusSucceeded)
+	rf, _, err := e.store.CreateRefund(ctx, alpha, db.NewRefund{TransactionID: paid.ID, Source: domain.RefundFromConsole,
+		Request: domain.RefundRequest{Amount: 100, Reason: "alpha-secret-reason"}, Now: time.Now()},
+		func(context.Context, *db.Store, domain.Refund) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{fmt.Sprint(tx.ID), fmt.Sprint(victim.ID), fmt.Sprint(key.ID), "TALPHA0001", fmt.Sprint(rf.ID), rf.PublicID}
+	secrets := []string{"TALPHA0001", "TALPHA0002", "viewer@alpha.test", "alpha-private-key", "alpha 商店", e.secret["alpha"],
+		rf.PublicID, "alpha-secret-reason", paid.PlatformID}
 	// Alpha has a customer's answer with a link (issue 9): its ids join the walk.
 	fb := e.feedbackAnswered(handlersNewKey(t, e, "alpha"), "alpha", "TALPHAFB", nil, answer("comment", "alpha-feedback-secret"))
 	var fbLink int64
@@ -124,6 +140,10 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT count(*)::text FROM notifications WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM call_tasks WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(order_id || status, ',' ORDER BY order_id), '') FROM orders WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(public_id || state || coalesce(approved_by::text, ''), ',' ORDER BY id), '') FROM refunds WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(coalesce(approval_above::text, '') || grace_minutes, ','), '') FROM refund_policy WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(kind || order_id || state || resolution, ',' ORDER BY id), '') FROM recon_findings WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1 AND trigger = 'manual') ||
 		(SELECT coalesce(string_agg(id::text || coalesce(revoked_at::text, '') || expires_at::text, ',' ORDER BY id), '') FROM feedback_links WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(id::text || status || coalesce(assignee_id::text, '') || answers || coalesce(recon_requested_at::text, ''), ',' ORDER BY id), '') FROM feedback WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM feedback_answers WHERE merchant_id = $1) ||

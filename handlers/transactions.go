@@ -143,6 +143,9 @@ func (h *Transactions) Show(c echo.Context) error {
 		}
 		v.Notice = &nf
 	}
+	if v.Refunds, err = h.refundPanel(c, tx); err != nil {
+		return err
+	}
 	return web.Render(c, http.StatusOK, views.TransactionPage(web.Shell(c, "transactions", tx.PlatformID), v), nil)
 }
 

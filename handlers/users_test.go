@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"paymend/db"
 	"paymend/db/dbtest"
 )
@@ -155,17 +157,23 @@ func (p *proxy) setDown(down bool) {
 	}
 }
 
-func TestReadinessFollowsTheDatabase(t *testing.T) {
-	_, dbURL := dbtest.New(t)
+// proxiedEnv is an env whose database connections pass through a proxy the test can
+// cut; direct reaches the same database around the proxy.
+func proxiedEnv(t *testing.T) (e *env, p *proxy, direct *sqlx.DB) {
+	direct, dbURL := dbtest.New(t)
 	u, _ := url.Parse(dbURL)
-	p := newProxy(t, u.Host)
+	p = newProxy(t, u.Host)
 	u.Host = p.ln.Addr().String()
 	d, err := db.Open(context.Background(), u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	e := newEnvOn(t, db.New(d))
+	return newEnvOn(t, db.New(d)), p, direct
+}
+
+func TestReadinessFollowsTheDatabase(t *testing.T) {
+	e, p, _ := proxiedEnv(t)
 	c := e.login("viewer@alpha.test")
 	check := func(want int) {
 		t.Helper()

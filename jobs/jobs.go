@@ -17,6 +17,7 @@ import (
 	"paymend/cache"
 	"paymend/db"
 	"paymend/domain"
+	"paymend/platform"
 )
 
 // Config is what the workers need.
@@ -31,6 +32,14 @@ type Config struct {
 	// RulesEvery is how often automatic notification rules look at new failures
 	// (default 15 s).
 	RulesEvery time.Duration
+	// Platform is the OulePay API (refunds, transaction queries); nil leaves refunds
+	// "not submitted" with the reason.
+	Platform *platform.Client
+	// RefundRetry is the wait before a refund's second attempt, doubling after
+	// (default 5 s); RefundPoll how often a submitted refund is polled (default 10 s).
+	RefundRetry, RefundPoll time.Duration
+	// ReconEvery is how often reconciliation runs for every merchant (default 5 min).
+	ReconEvery time.Duration
 	// BaseURL is PAYMEND_BASE_URL, for the feedback links notices carry.
 	BaseURL string
 	// FeedbackTTL is how long those links stay open (0: domain.FeedbackLinkTTL).
@@ -58,6 +67,11 @@ func workers(cfg Config, runner *Runner) *river.Workers {
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &TestSendWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now})
 	river.AddWorker(w, &SweepOrdersWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &RefundSubmitWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now, retry: cfg.RefundRetry,
+		pollIn: cfg.RefundPoll, runner: func() *Runner { return runner }})
+	river.AddWorker(w, &RefundPollWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now, every: cfg.RefundPoll})
+	river.AddWorker(w, &ReconWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now, runner: func() *Runner { return runner }})
+	river.AddWorker(w, &RefundSweepWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now})
 	river.AddWorker(w, &NotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now,
 		http: &http.Client{Timeout: 15 * time.Second}, setups: cache.New[merchantSetup](10 * time.Second),
 		runner: func() *Runner { return runner }, baseURL: cfg.BaseURL, feedbackTTL: cfg.FeedbackTTL})
@@ -71,6 +85,15 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	if cfg.RulesEvery == 0 {
 		cfg.RulesEvery = 15 * time.Second
+	}
+	if cfg.RefundRetry == 0 {
+		cfg.RefundRetry = 5 * time.Second
+	}
+	if cfg.RefundPoll == 0 {
+		cfg.RefundPoll = 10 * time.Second
+	}
+	if cfg.ReconEvery == 0 {
+		cfg.ReconEvery = 5 * time.Minute
 	}
 	if cfg.FetchPoll == 0 {
 		cfg.FetchPoll = 200 * time.Millisecond
@@ -92,6 +115,11 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepOrdersArgs{}, nil }, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return RefundSweepArgs{}, nil }, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.ReconEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return ReconArgs{Trigger: "schedule"}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RulesEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return AutoNotifyArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),

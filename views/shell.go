@@ -42,6 +42,8 @@ var Nav = []NavItem{
 	{"transactions", "/transactions", "nav.transactions", domain.RoleViewer},
 	{"notifications", "/notifications", "nav.notifications", domain.RoleViewer},
 	{"calls", "/calls", "nav.calls", domain.RoleOperator},
+	{"refunds", "/refunds", "nav.refunds", domain.RoleViewer},
+	{"recon", "/reconciliation", "nav.recon", domain.RoleViewer},
 	{"feedback", "/feedback", "nav.feedback", domain.RoleViewer},
 	{"codes", "/codes", "nav.codes", domain.RoleViewer},
 	{"users", "/users", "nav.users", domain.RoleAdmin},

@@ -44,7 +44,11 @@ func redact(entry string) string {
 // OULEPAY_API_KEY, OULEPAY_WEBHOOK_SECRETS and PAYMEND_DEMO_WEBHOOK_SECRET (the
 // default secrets are "demo=$PAYMEND_DEMO_WEBHOOK_SECRET"). Flags: --addr,
 // --smtp-addr, --console-url, --api-key, --stream. The usage goes to out.
-func Command(ctx context.Context, args []string, getenv func(string) string, out io.Writer, logger *slog.Logger) error {
+//
+// adopt, when not nil, lists transactions that exist already (the console's demo
+// data) for the merchants with secrets; they are imported so refunds of them work.
+func Command(ctx context.Context, args []string, getenv func(string) string, out io.Writer, logger *slog.Logger,
+	adopt func(ctx context.Context, merchants []string) ([]ImportRequest, error)) error {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fs.SetOutput(out)
 	apiKey := getenv("OULEPAY_API_KEY")
@@ -81,5 +85,25 @@ func Command(ctx context.Context, args []string, getenv func(string) string, out
 	if len(secrets) == 0 {
 		cfg.Logger.Warn("sandbox: no webhook secrets (OULEPAY_WEBHOOK_SECRETS or PAYMEND_DEMO_WEBHOOK_SECRET); webhooks will not be sent")
 	}
-	return New(cfg).Run(ctx)
+	sb := New(cfg)
+	if adopt != nil && len(secrets) > 0 {
+		codes := make([]string, 0, len(secrets))
+		for c := range secrets {
+			codes = append(codes, c)
+		}
+		reqs, err := adopt(ctx, codes)
+		if err != nil {
+			cfg.Logger.Warn("sandbox: could not adopt the console's transactions", "err", err)
+		}
+		n := 0
+		for _, r := range reqs {
+			if _, created, err := sb.ImportTransaction(r); err == nil && created {
+				n++
+			}
+		}
+		if n > 0 {
+			cfg.Logger.Info("sandbox: adopted existing transactions so they can be refunded", "count", n)
+		}
+	}
+	return sb.Run(ctx)
 }

@@ -48,24 +48,37 @@ func TestParseSecrets(t *testing.T) {
 func TestCommand(t *testing.T) {
 	env := func(vals map[string]string) func(string) string { return func(k string) string { return vals[k] } }
 	quiet := slog.New(slog.DiscardHandler)
-	if err := Command(context.Background(), []string{"--help"}, env(nil), io.Discard, quiet); err != nil {
+	if err := Command(context.Background(), []string{"--help"}, env(nil), io.Discard, quiet, nil); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	if err := Command(context.Background(), []string{"--nope"}, env(nil), io.Discard, quiet); err == nil {
+	if err := Command(context.Background(), []string{"--nope"}, env(nil), io.Discard, quiet, nil); err == nil {
 		t.Fatal("unknown flag accepted")
 	}
-	if err := Command(context.Background(), []string{"extra"}, env(nil), io.Discard, quiet); err == nil {
+	if err := Command(context.Background(), []string{"extra"}, env(nil), io.Discard, quiet, nil); err == nil {
 		t.Fatal("stray argument accepted")
 	}
-	if err := Command(context.Background(), nil, env(map[string]string{"OULEPAY_WEBHOOK_SECRETS": "x"}), io.Discard, quiet); err == nil {
+	if err := Command(context.Background(), nil, env(map[string]string{"OULEPAY_WEBHOOK_SECRETS": "x"}), io.Discard, quiet, nil); err == nil {
 		t.Fatal("bad secrets accepted")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	asked := make(chan []string, 1)
+	adopt := func(_ context.Context, merchants []string) ([]ImportRequest, error) {
+		asked <- merchants
+		return []ImportRequest{{TransactionID: "TADOPT1", MerchantCode: "demo", Amount: 100}}, nil
+	}
 	go func() {
 		done <- Command(ctx, []string{"--addr", "127.0.0.1:0", "--smtp-addr", "127.0.0.1:0"},
-			env(map[string]string{"PAYMEND_DEMO_WEBHOOK_SECRET": "s"}), io.Discard, quiet)
+			env(map[string]string{"PAYMEND_DEMO_WEBHOOK_SECRET": "s"}), io.Discard, quiet, adopt)
 	}()
+	select {
+	case m := <-asked:
+		if len(m) != 1 || m[0] != "demo" {
+			t.Errorf("adopt asked for %v", m)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the console's transactions were not adopted")
+	}
 	time.Sleep(100 * time.Millisecond)
 	cancel()
 	select {
