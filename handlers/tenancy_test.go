@@ -49,6 +49,12 @@ func TestTenantIsolationAcrossEveryRoute(t *testing.T) {
 	ids := []string{fmt.Sprint(tx.ID), fmt.Sprint(victim.ID), fmt.Sprint(key.ID), "TALPHA0001", fmt.Sprint(rf.ID), rf.PublicID}
 	secrets := []string{"TALPHA0001", "TALPHA0002", "viewer@alpha.test", "alpha-private-key", "alpha 商店", e.secret["alpha"],
 		rf.PublicID, "alpha-secret-reason", paid.PlatformID}
+	// Alpha has a customer's answer with a link (issue 9): its ids join the walk.
+	fb := e.feedbackAnswered(handlersNewKey(t, e, "alpha"), "alpha", "TALPHAFB", nil, answer("comment", "alpha-feedback-secret"))
+	var fbLink int64
+	e.store.DB().QueryRow(`SELECT link_id FROM feedback WHERE id = $1`, fb).Scan(&fbLink)
+	ids = append(ids, fmt.Sprint(fb), fmt.Sprint(fbLink))
+	secrets = append(secrets, "alpha-feedback-secret", "TALPHAFB")
 
 	before := snapshot(t, e.store, alpha)
 	browser := e.login("admin@beta.test")
@@ -137,7 +143,11 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT coalesce(string_agg(public_id || state || coalesce(approved_by::text, ''), ',' ORDER BY id), '') FROM refunds WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(coalesce(approval_above::text, '') || grace_minutes, ','), '') FROM refund_policy WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(kind || order_id || state || resolution, ',' ORDER BY id), '') FROM recon_findings WHERE merchant_id = $1) ||
-		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1 AND trigger = 'manual')`, merchantID).Scan(&out)
+		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1 AND trigger = 'manual') ||
+		(SELECT coalesce(string_agg(id::text || coalesce(revoked_at::text, '') || expires_at::text, ',' ORDER BY id), '') FROM feedback_links WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(id::text || status || coalesce(assignee_id::text, '') || answers || coalesce(recon_requested_at::text, ''), ',' ORDER BY id), '') FROM feedback WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM feedback_answers WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM feedback_notes WHERE merchant_id = $1)`, merchantID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}

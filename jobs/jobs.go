@@ -40,6 +40,10 @@ type Config struct {
 	RefundRetry, RefundPoll time.Duration
 	// ReconEvery is how often reconciliation runs for every merchant (default 5 min).
 	ReconEvery time.Duration
+	// BaseURL is PAYMEND_BASE_URL, for the feedback links notices carry.
+	BaseURL string
+	// FeedbackTTL is how long those links stay open (0: domain.FeedbackLinkTTL).
+	FeedbackTTL time.Duration
 }
 
 // Runner is a started River client.
@@ -59,7 +63,7 @@ func (r *Runner) Stop(ctx context.Context) {
 // client, which exists only once the workers are registered.
 func workers(cfg Config, runner *Runner) *river.Workers {
 	w := river.NewWorkers()
-	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }})
+	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }, baseURL: cfg.BaseURL, feedbackTTL: cfg.FeedbackTTL})
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &TestSendWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now})
 	river.AddWorker(w, &SweepOrdersWorker{store: cfg.Store, now: cfg.Now})
@@ -70,7 +74,7 @@ func workers(cfg Config, runner *Runner) *river.Workers {
 	river.AddWorker(w, &RefundSweepWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now})
 	river.AddWorker(w, &NotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now,
 		http: &http.Client{Timeout: 15 * time.Second}, setups: cache.New[merchantSetup](10 * time.Second),
-		runner: func() *Runner { return runner }})
+		runner: func() *Runner { return runner }, baseURL: cfg.BaseURL, feedbackTTL: cfg.FeedbackTTL})
 	return w
 }
 

@@ -44,6 +44,7 @@ var Nav = []NavItem{
 	{"calls", "/calls", "nav.calls", domain.RoleOperator},
 	{"refunds", "/refunds", "nav.refunds", domain.RoleViewer},
 	{"recon", "/reconciliation", "nav.recon", domain.RoleViewer},
+	{"feedback", "/feedback", "nav.feedback", domain.RoleViewer},
 	{"codes", "/codes", "nav.codes", domain.RoleViewer},
 	{"users", "/users", "nav.users", domain.RoleAdmin},
 	{"audit", "/audit", "nav.audit", domain.RoleAdmin},
