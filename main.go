@@ -232,14 +232,19 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	pc := platform.New(cfg.APIURL, cfg.APIKey)
-	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log, Platform: pc, BaseURL: cfg.BaseURL})
+	feedbackTTL, err := domain.ParseFeedbackLinkDays(os.Getenv("PAYMEND_FEEDBACK_LINK_DAYS"))
+	if err != nil {
+		return err
+	}
+	workers, err := jobs.Start(ctx, jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log, Platform: pc,
+		BaseURL: cfg.BaseURL, FeedbackTTL: feedbackTTL})
 	if err != nil {
 		return err
 	}
 	app := web.New(web.Config{Backend: store, Secret: cfg.Secret, Logger: log,
 		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"), TrustProxy: os.Getenv("PAYMEND_TRUST_PROXY") == "1"})
 	handlers.Register(handlers.Deps{App: app, Store: store, Sealer: sealer, Log: log, BaseURL: cfg.BaseURL, Notices: workers,
-		Refunds: workers, Recons: workers})
+		Refunds: workers, Recons: workers, FeedbackTTL: feedbackTTL})
 	srv := &http.Server{Addr: cfg.Addr, Handler: app.Echo, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second, WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -595,6 +600,14 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	} else if n > 0 {
 		fmt.Fprintf(stdout, "reported %d demo orders for reconciliation\n", n)
+	}
+	// A feedback form to try as the customer would (issue 9); notices sent in the demo
+	// carry links of their own.
+	tok := domain.NewFeedbackToken()
+	if ok, err := store.SeedDemoFeedbackLink(ctx, m.ID, tok.Hash, time.Now().UTC()); err != nil {
+		return err
+	} else if ok {
+		fmt.Fprintf(stdout, "a customer's feedback form: %s\n", domain.FeedbackURL(cfg.BaseURL, tok.Token))
 	}
 	fmt.Fprintf(stdout, "demo merchant ready. Log in at %s/login as %s, %s or %s with password: %s\n",
 		cfg.BaseURL, demoUsers[0].Email, demoUsers[1].Email, demoUsers[2].Email, pw)

@@ -74,7 +74,8 @@ func TestCommands(t *testing.T) {
 
 	// seed --demo: merchant, three users, API key, transactions; idempotent.
 	out, err = cli(t, "", "seed", "--demo", "--transactions", "300")
-	if err != nil || !strings.Contains(out, "demo-password-for-tests") || !strings.Contains(out, "seeded 3") {
+	if err != nil || !strings.Contains(out, "demo-password-for-tests") || !strings.Contains(out, "seeded 3") ||
+		!strings.Contains(out, "/f/") {
 		t.Fatalf("seed: %q %v", out, err)
 	}
 	m, err := store.MerchantByCode(ctx, "demo")
@@ -122,6 +123,13 @@ func TestCommands(t *testing.T) {
 	store.DB().QueryRow(`SELECT count(*) FILTER (WHERE status='failed'), count(*) FILTER (WHERE status='succeeded') FROM transactions WHERE merchant_id=$1`, m.ID).Scan(&failed, &succeeded)
 	if failed == 0 || succeeded <= failed {
 		t.Fatalf("demo mix: %d failed, %d succeeded", failed, succeeded)
+	}
+	// The demo has customers' feedback (issue 9), regenerated with --refresh.
+	var links, answers, history int
+	store.DB().QueryRow(`SELECT (SELECT count(*) FROM feedback_links WHERE merchant_id = $1), (SELECT count(*) FROM feedback WHERE merchant_id = $1),
+		(SELECT count(*) FROM feedback_answers WHERE merchant_id = $1)`, m.ID).Scan(&links, &answers, &history)
+	if links == 0 || answers == 0 || history != answers || answers >= links {
+		t.Fatalf("demo feedback: %d links, %d answers, %d versions", links, answers, history)
 	}
 	// CONTRACT.md's demo risk rules, seeded once however often seed runs.
 	riskRules, _ := store.RiskRules(ctx, m.ID, true)

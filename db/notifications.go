@@ -66,6 +66,7 @@ type NewNotification struct {
 	RecipientMasked string
 	Subject, Body   string
 	CreatedBy       string
+	Feedback        *NewFeedbackLink // the feedback link the body carries, stored with the notice
 }
 
 // QueueNotifications inserts notices in state queued and returns the ids of those
@@ -81,6 +82,9 @@ func (s *Store) QueueNotifications(ctx context.Context, merchantID int64, ns []N
 			return nil, err
 		}
 		ids = append(ids, got...)
+		if err := s.createNoticeLinks(ctx, merchantID, ns[start:min(start+1000, len(ns))], got); err != nil {
+			return nil, err
+		}
 	}
 	return ids, nil
 }

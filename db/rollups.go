@@ -549,3 +549,26 @@ func (s *Store) NotificationOutcomes(ctx context.Context, merchantID int64, from
 	}
 	return failed, total, err
 }
+
+// WindowCountsSplit sums minute rollups of one dimension value over [from, mid) and
+// [mid, to) in one pass.
+func (s *Store) WindowCountsSplit(ctx context.Context, merchantID int64, dim, val string, from, mid, to time.Time) (before, after RollupCounts, err error) {
+	const q = `SELECT bucket >= $5 AS late, sum(attempts) AS attempts, sum(succeeded) AS succeeded, sum(failed) AS failed,
+			sum(pending) AS pending, sum(refunded) AS refunded, sum(amount) AS amount, sum(failed_amount) AS failed_amount
+		FROM rollup_minute WHERE merchant_id = $1 AND dim = $2 AND val = $3 AND bucket >= $4 AND bucket < $6 GROUP BY 1`
+	var rows []struct {
+		Late bool `db:"late"`
+		RollupCounts
+	}
+	if err := sqlxSelect(ctx, s, &rows, q, merchantID, dim, val, from, mid, to); err != nil {
+		return before, after, fmt.Errorf("db: window counts: %w", err)
+	}
+	for _, r := range rows {
+		if r.Late {
+			after = r.RollupCounts
+		} else {
+			before = r.RollupCounts
+		}
+	}
+	return before, after, nil
+}

@@ -38,6 +38,10 @@ func (s *Store) DeleteSeeded(ctx context.Context, merchantID int64) error {
 				WHERE t.merchant_id = $1 AND EXISTS (SELECT 1 FROM transaction_events e
 				WHERE e.merchant_id = t.merchant_id AND e.platform_id = t.platform_id AND e.source = 'seed')`,
 			`DELETE FROM timeline WHERE merchant_id = $1 AND transaction_id IN (SELECT id FROM seeded)`,
+			`DELETE FROM feedback_notes WHERE merchant_id = $1 AND feedback_id IN (SELECT id FROM feedback WHERE merchant_id = $1 AND transaction_id IN (SELECT id FROM seeded))`,
+			`DELETE FROM feedback_answers WHERE merchant_id = $1 AND feedback_id IN (SELECT id FROM feedback WHERE merchant_id = $1 AND transaction_id IN (SELECT id FROM seeded))`,
+			`DELETE FROM feedback WHERE merchant_id = $1 AND transaction_id IN (SELECT id FROM seeded)`,
+			`DELETE FROM feedback_links WHERE merchant_id = $1 AND transaction_id IN (SELECT id FROM seeded)`,
 			`DELETE FROM transaction_events WHERE merchant_id = $1 AND source = 'seed'`,
 			`DELETE FROM transactions WHERE merchant_id = $1 AND id IN (SELECT id FROM seeded)`,
 		} {
@@ -162,6 +166,9 @@ func (s *Store) SeedDemoTransactions(ctx context.Context, merchantID int64, o De
 	}
 	if _, err := s.x.ExecContext(ctx, `ANALYZE transactions; ANALYZE transaction_events`); err != nil {
 		return written, fmt.Errorf("db: seed analyze: %w", err)
+	}
+	if _, err := s.SeedDemoFeedback(ctx, merchantID, o.Now); err != nil {
+		return written, err
 	}
 	return written, nil
 }

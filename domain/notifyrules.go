@@ -131,8 +131,9 @@ func RecipientFor(tx Transaction, ch NotifyChannel) string {
 }
 
 // DraftNotice renders the notice for a failed payment on ch in lang: the named
-// template, or the one templates select for the payment's code.
-func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, templates []MessageTemplate, templateKey, lang string) (NoticeDraft, error) {
+// template, or the one templates select for the payment's code. links (at most one)
+// fills the per-notice link variables.
+func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, templates []MessageTemplate, templateKey, lang string, links ...NoticeLinks) (NoticeDraft, error) {
 	tm := SelectTemplate(templates, ch, e)
 	if templateKey != "" {
 		tm = MessageTemplate{}
@@ -151,6 +152,9 @@ func DraftNotice(m Merchant, e CodeEntry, tx Transaction, ch NotifyChannel, temp
 	}
 	v := MessageVarsFor(lang, e, tx.Money(), tx.OccurredAt, m.Location())
 	v.CustomerName, v.OrderID, v.MerchantName = tx.CustomerName, tx.OrderID, m.Name
+	if len(links) > 0 {
+		v.FeedbackLink = links[0].Feedback
+	}
 	subject, body, err := RenderMessage(tm, lang, v)
 	if err != nil {
 		return NoticeDraft{}, err

@@ -850,11 +850,13 @@ func emailEN(extra string) string {
 // inappZH builds a Chinese in-app body around a reason-and-step sentence.
 func inappZH(middle string) string {
 	return "您的订单{{.OrderID}}({{.Amount}})支付未成功。" + middle +
-		"{{if .RetryLink}}\n重新支付:{{.RetryLink}}{{end}}"
+		"{{if .RetryLink}}\n重新支付:{{.RetryLink}}{{end}}" +
+		"{{if .FeedbackLink}}\n遇到问题?告诉我们:{{.FeedbackLink}}{{end}}"
 }
 
 // inappEN builds an English in-app body around a reason-and-step sentence.
 func inappEN(middle string) string {
 	return "Your payment of {{.Amount}} for order {{.OrderID}} did not go through. " + middle +
-		"{{if .RetryLink}}\nPay again: {{.RetryLink}}{{end}}"
+		"{{if .RetryLink}}\nPay again: {{.RetryLink}}{{end}}" +
+		"{{if .FeedbackLink}}\nHad a problem? Tell us: {{.FeedbackLink}}{{end}}"
 }

@@ -316,6 +316,11 @@ func (h *Codes) renderCode(c echo.Context, status int, code string, f *views.Cod
 	}
 	v := views.CodeDetailView{Row: figs.row(cat.Lookup(code), codeOverrideOf(overrides, code) != nil), Period: period,
 		CanEdit: p.Role.AtLeast(domain.RoleAdmin), Form: *f}
+	fb, err := h.Store.FeedbackStats(c.Request().Context(), p.Merchant.ID, figs.window.From, figs.window.To, code)
+	if err != nil {
+		return err
+	}
+	v.Feedback = &views.FeedbackSummaryView{S: fb, Code: code}
 	shell := web.Shell(c, "codes", code+" · "+web.T(c, "codes.title"))
 	return web.Render(c, status, views.CodePage(shell, v), views.CodeOverrideForm(*f))
 }

@@ -27,6 +27,9 @@ type Deps struct {
 	Notices NoticeQueue // inserts notification delivery jobs
 	Refunds RefundQueue // inserts refund submit jobs
 	Recons  ReconQueue  // starts reconciliation runs
+	// FeedbackTTL is how long feedback links stay open (PAYMEND_FEEDBACK_LINK_DAYS);
+	// zero means domain.FeedbackLinkTTL.
+	FeedbackTTL time.Duration
 
 	banks *cache.TTL[[]string] // filter menu values; set by Register
 	// riskRules holds each merchant's enabled risk rules for the risk check.
@@ -76,6 +79,7 @@ func Register(d Deps) {
 	(&Orders{d}).Routes()
 	(&Refunds{d}).Routes()
 	(&Recon{d}).Routes()
+	(&Feedback{d}).Routes()
 	(&Alerts{d}).Routes()
 	(&Risk{d}).Routes()
 	(&Emergency{d}).Routes()

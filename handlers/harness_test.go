@@ -143,7 +143,7 @@ func newEnvOn(t testing.TB, store *db.Store, opts ...envOpt) *env {
 		platform.WithBackoff(20*time.Millisecond), platform.WithMaxAttempts(2))
 	runner, err := jobs.Start(context.Background(), jobs.Config{DB: store.DB().DB, Store: store, Sealer: sealer, Log: log,
 		Now: e.clock.Now, FetchPoll: 100 * time.Millisecond, RulesEvery: 500 * time.Millisecond, Platform: pc,
-		RefundRetry: 100 * time.Millisecond, RefundPoll: 200 * time.Millisecond})
+		RefundRetry: 100 * time.Millisecond, RefundPoll: 200 * time.Millisecond, BaseURL: e.srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,15 +102,20 @@ func (h *Home) Dashboard(c echo.Context, m domain.Merchant, key, fromS, toS stri
 	}
 	tot := domain.Totals{Failed: v.Cur.Failed, Attempts: v.Cur.Settled(), PrevFailed: v.Prev.Failed, PrevAttempts: v.Prev.Settled()}
 	v.Drivers = domain.Concentration(dc, tot, max(3, v.Cur.Failed/100), 10)
-	cur, err := h.Store.DashSeries(ctx, m.ID, r, loc)
+	// The range and the period before in one read, split at the range's start.
+	both := r
+	both.From, both.FromDay = r.PrevFrom, r.PrevFromDay
+	points, err := h.Store.DashSeries(ctx, m.ID, both, loc)
 	if err != nil {
 		return v, err
 	}
-	before, err := h.Store.DashSeries(ctx, m.ID, r.Previous(), loc)
-	if err != nil {
-		return v, err
+	for _, p := range series(points) {
+		if p.At.Before(r.From) {
+			v.Before = append(v.Before, p)
+		} else {
+			v.Series = append(v.Series, p)
+		}
 	}
-	v.Series, v.Before = series(cur), series(before)
 	hours, err := h.Store.DashHourOfDay(ctx, m.ID, r, m.TimeZone)
 	if err != nil {
 		return v, err
@@ -120,11 +125,7 @@ func (h *Home) Dashboard(c echo.Context, m domain.Merchant, key, fromS, toS stri
 	}
 	// The last hour from minute rollups (the current minute included).
 	end := now.UTC().Truncate(time.Minute).Add(time.Minute)
-	last, err := h.Store.WindowCounts(ctx, m.ID, "all", "", end.Add(-time.Hour), end)
-	if err != nil {
-		return v, err
-	}
-	before1, err := h.Store.WindowCounts(ctx, m.ID, "all", "", end.Add(-2*time.Hour), end.Add(-time.Hour))
+	before1, last, err := h.Store.WindowCountsSplit(ctx, m.ID, "all", "", end.Add(-2*time.Hour), end.Add(-time.Hour), end)
 	if err != nil {
 		return v, err
 	}

@@ -55,13 +55,21 @@ var errNoContact = domain.ErrNoContact
 
 // render renders the notice for one payment (see domain.DraftNotice).
 func (d Deps) render(m domain.Merchant, cat *domain.Catalog, ts []domain.MessageTemplate, tx domain.Transaction, ch domain.NotifyChannel, templateKey, lang, actor string) (draft, error) {
-	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code).ForChannel(tx.Channel, d.channelStates(m.ID)), tx, ch, ts, templateKey, lang)
+	// Each notice carries its own feedback link (issue 9); it is stored with the
+	// notice only when the template actually uses it.
+	tok := domain.NewFeedbackToken()
+	link := domain.FeedbackURL(d.BaseURL, tok.Token)
+	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code).ForChannel(tx.Channel, d.channelStates(m.ID)), tx, ch, ts, templateKey, lang, domain.NoticeLinks{Feedback: link})
 	if err != nil {
 		return draft{}, err
 	}
-	return draft{NewNotification: db.NewNotification{TransactionID: tx.ID, Channel: ch, TemplateKey: nd.TemplateKey,
+	out := draft{NewNotification: db.NewNotification{TransactionID: tx.ID, Channel: ch, TemplateKey: nd.TemplateKey,
 		Lang: lang, RecipientMasked: nd.RecipientMasked, Subject: nd.Subject, Body: nd.Body, CreatedBy: actor},
-		Segments: nd.Segments, Chars: nd.Chars}, nil
+		Segments: nd.Segments, Chars: nd.Chars}
+	if nd.CarriesLink(link) {
+		out.Feedback = &db.NewFeedbackLink{TokenHash: tok.Hash, ExpiresAt: d.now().Add(d.feedbackTTL())}
+	}
+	return out, nil
 }
 
 // noticeKit is what rendering a notice needs: the merchant's catalog and templates.

@@ -65,6 +65,12 @@ func TestTenantIsolationAcrossEveryRoute(t *testing.T) {
 	}
 	ids = append(ids, fmt.Sprint(ar.ID), fmt.Sprint(alertsOf[0].ID))
 	secrets = append(secrets, "alpha-secret-rule", "alpha-oncall@alpha.test")
+	// Alpha has a customer's answer with a link (issue 9): its ids join the walk.
+	fb := e.feedbackAnswered(handlersNewKey(t, e, "alpha"), "alpha", "TALPHAFB", nil, answer("comment", "alpha-feedback-secret"))
+	var fbLink int64
+	e.store.DB().QueryRow(`SELECT link_id FROM feedback WHERE id = $1`, fb).Scan(&fbLink)
+	ids = append(ids, fmt.Sprint(fb), fmt.Sprint(fbLink))
+	secrets = append(secrets, "alpha-feedback-secret", "TALPHAFB")
 
 	before := snapshot(t, e.store, alpha)
 	browser := e.login("admin@beta.test")
@@ -154,6 +160,10 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT coalesce(string_agg(coalesce(approval_above::text, '') || grace_minutes, ','), '') FROM refund_policy WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(kind || order_id || state || resolution, ',' ORDER BY id), '') FROM recon_findings WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM recon_runs WHERE merchant_id = $1 AND trigger = 'manual') ||
+		(SELECT coalesce(string_agg(id::text || coalesce(revoked_at::text, '') || expires_at::text, ',' ORDER BY id), '') FROM feedback_links WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(id::text || status || coalesce(assignee_id::text, '') || answers || coalesce(recon_requested_at::text, ''), ',' ORDER BY id), '') FROM feedback WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM feedback_answers WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM feedback_notes WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(name || enabled::text || coalesce(deleted_at::text, ''), ',' ORDER BY id), '') FROM risk_rules WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM risk_decisions WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(channel || status || backup, ',' ORDER BY channel), '') FROM pay_channels WHERE merchant_id = $1) ||

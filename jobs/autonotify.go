@@ -26,6 +26,10 @@ type AutoNotifyWorker struct {
 	store  *db.Store
 	runner func() *Runner
 	now    func() time.Time
+	// baseURL is where feedback links point (see draftNotice); feedbackTTL how long
+	// they stay open.
+	baseURL     string
+	feedbackTTL time.Duration
 }
 
 // Work scans every merchant with rules; each merchant's batch is one transaction
@@ -96,7 +100,7 @@ func (w *AutoNotifyWorker) merchant(ctx context.Context, mid int64) error {
 				continue
 			}
 			for i, ch := range rule.Channels {
-				nd, err := domain.DraftNotice(m, entry.ForChannel(t.Channel, states), t, ch, templates, "", "zh-CN")
+				nd, fb, err := draftNotice(w.baseURL, w.feedbackTTL, now, m, entry.ForChannel(t.Channel, states), t, ch, templates, "zh-CN")
 				if err != nil {
 					continue // no contact on this channel: try the next
 				}
@@ -107,7 +111,7 @@ func (w *AutoNotifyWorker) merchant(ctx context.Context, mid int64) error {
 				id := rule.ID
 				drafts = append(drafts, db.NewNotification{TransactionID: t.ID, RuleID: &id, Fallback: rest, Channel: ch,
 					TemplateKey: nd.TemplateKey, Lang: "zh-CN", RecipientMasked: nd.RecipientMasked, Subject: nd.Subject,
-					Body: nd.Body, CreatedBy: "rule: " + rule.Name})
+					Body: nd.Body, CreatedBy: "rule: " + rule.Name, Feedback: fb})
 				due := t.OccurredAt.Add(rule.Delay)
 				if due.Before(now) {
 					due = now

@@ -43,8 +43,11 @@ type Config struct {
 	// RollupEvery is how often pending changes reach the rollups (default 10 s);
 	// AlertsEvery how often alert rules are evaluated (default 30 s).
 	RollupEvery, AlertsEvery time.Duration
-	// BaseURL is the console's public URL, for links in alert e-mails.
+	// BaseURL is PAYMEND_BASE_URL: links in alert e-mails and the feedback links
+	// notices carry.
 	BaseURL string
+	// FeedbackTTL is how long those links stay open (0: domain.FeedbackLinkTTL).
+	FeedbackTTL time.Duration
 }
 
 // Runner is a started River client.
@@ -72,7 +75,7 @@ func workers(cfg Config, runner *Runner) *river.Workers {
 	river.AddWorker(w, &AlertEvalWorker{eval: runner.Alerts})
 	river.AddWorker(w, &AlertNotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now, baseURL: cfg.BaseURL,
 		http: &http.Client{Timeout: 15 * time.Second}})
-	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }})
+	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }, baseURL: cfg.BaseURL, feedbackTTL: cfg.FeedbackTTL})
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &DrillWatchWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now})
 	river.AddWorker(w, &TestSendWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now})
@@ -84,7 +87,7 @@ func workers(cfg Config, runner *Runner) *river.Workers {
 	river.AddWorker(w, &RefundSweepWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now})
 	river.AddWorker(w, &NotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now,
 		http: &http.Client{Timeout: 15 * time.Second}, setups: cache.New[merchantSetup](10 * time.Second),
-		runner: func() *Runner { return runner }})
+		runner: func() *Runner { return runner }, baseURL: cfg.BaseURL, feedbackTTL: cfg.FeedbackTTL})
 	return w
 }
 

@@ -37,6 +37,10 @@ type NotifyWorker struct {
 	http   *http.Client
 	setups *cache.TTL[merchantSetup]
 	runner func() *Runner
+	// baseURL is where feedback links point (see draftNotice); feedbackTTL how long
+	// they stay open.
+	baseURL     string
+	feedbackTTL time.Duration
 }
 
 // Timeout bounds one delivery attempt.
@@ -122,13 +126,13 @@ func (w *NotifyWorker) fallback(ctx context.Context, merchantID int64, failed do
 	}
 	for i, c := range failed.Fallback {
 		ch := domain.NotifyChannel(c)
-		nd, err := domain.DraftNotice(m, entry, tx, ch, templates, "", failed.Lang)
+		nd, fb, err := draftNotice(w.baseURL, w.feedbackTTL, w.now(), m, entry, tx, ch, templates, failed.Lang)
 		if err != nil {
 			continue
 		}
 		next := db.NewNotification{TransactionID: tx.ID, RuleID: failed.RuleID, Fallback: failed.Fallback[i+1:], Channel: ch,
 			TemplateKey: nd.TemplateKey, Lang: failed.Lang, RecipientMasked: nd.RecipientMasked, Subject: nd.Subject,
-			Body: nd.Body, CreatedBy: failed.CreatedBy + " (fallback)"}
+			Body: nd.Body, CreatedBy: failed.CreatedBy + " (fallback)", Feedback: fb}
 		return w.store.InTx(ctx, func(s *db.Store) error {
 			ids, err := s.QueueNotifications(ctx, merchantID, []db.NewNotification{next})
 			if err != nil {

@@ -45,6 +45,7 @@ var Nav = []NavItem{
 	{"calls", "/calls", "nav.calls", domain.RoleOperator},
 	{"refunds", "/refunds", "nav.refunds", domain.RoleViewer},
 	{"recon", "/reconciliation", "nav.recon", domain.RoleViewer},
+	{"feedback", "/feedback", "nav.feedback", domain.RoleViewer},
 	{"codes", "/codes", "nav.codes", domain.RoleViewer},
 	{"risk", "/risk", "nav.risk", domain.RoleOperator},
 	{"emergency", "/emergency", "nav.emergency", domain.RoleOperator},
