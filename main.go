@@ -591,6 +591,9 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "seeded %d demo transactions in %s\n", written, time.Since(start).Round(time.Millisecond))
+		if err := store.SeedDemoRiskDecisions(ctx, m.ID); err != nil { // mirrors the payments just seeded
+			return err
+		}
 	}
 	// The order system's view of the last week, with a few problems to reconcile.
 	if n, err := store.SeedDemoOrders(ctx, m.ID, time.Now().UTC()); err != nil {

@@ -139,6 +139,12 @@ func TestCommands(t *testing.T) {
 	if chans, _ := store.PayChannels(ctx, m.ID); len(chans) == 0 {
 		t.Fatal("demo channels have no backups")
 	}
+	// A decisions log to look at: some blocked customers paid later (honest payments
+	// stopped), the card testers did not.
+	st, _ := store.RiskRuleStats(ctx, m.ID, time.Now().AddDate(0, 0, -30))
+	if b := st[riskRules[1].ID]; b.Blocked < 12 || b.Honest < 1 || b.Honest >= b.Blocked {
+		t.Fatalf("demo decisions %+v", st)
+	}
 	// rollup --rebuild recomputes from raw data: the demo's rollups match its payments,
 	// and the demo merchant has the default alert rule (CONTRACT).
 	if out, err := cli(t, "", "rollup", "--rebuild"); err != nil || !strings.Contains(out, "rebuilt") {

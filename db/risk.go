@@ -355,3 +355,44 @@ func (s *Store) SeedDemoRiskRules(ctx context.Context, merchantID int64, currenc
 	}
 	return nil
 }
+
+// SeedDemoRiskDecisions replaces the demo's decisions log (call it when the demo
+// payments are seeded afresh): the last 7 days of
+// its payments as if the checkout had asked before each (verified above the
+// verify rule's amount), plus blocked attempts above the block rule's amount —
+// some by customers who then paid a normal amount (honest payments stopped),
+// some by card testers who never came back.
+func (s *Store) SeedDemoRiskDecisions(ctx context.Context, merchantID int64) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		if _, err := tx.x.ExecContext(ctx, `DELETE FROM risk_decisions WHERE merchant_id = $1`, merchantID); err != nil {
+			return fmt.Errorf("db: seed risk decisions: %w", mapErr(err))
+		}
+		if _, err := tx.x.ExecContext(ctx, seedDemoDecisions, merchantID); err != nil {
+			return fmt.Errorf("db: seed risk decisions: %w", mapErr(err))
+		}
+		return nil
+	})
+}
+
+const seedDemoDecisions = `WITH verify AS (SELECT id, amount, currency FROM risk_rules WHERE merchant_id = $1 AND enabled
+			AND deleted_at IS NULL AND kind = 'amount_over' AND action = 'verify' ORDER BY amount LIMIT 1),
+		block AS (SELECT id, amount, currency FROM risk_rules WHERE merchant_id = $1 AND enabled
+			AND deleted_at IS NULL AND kind = 'amount_over' AND action = 'block' ORDER BY amount LIMIT 1),
+		recent AS (SELECT t.* FROM transactions t WHERE t.merchant_id = $1 AND t.has_payment AND t.customer_ref <> ''
+			AND t.occurred_at > now() - interval '7 days'),
+		asked AS (INSERT INTO risk_decisions (merchant_id, customer_id, order_id, amount, currency, channel, card_bin,
+				decision, rule_ids, created_at)
+			SELECT $1, t.customer_ref, t.order_id, t.amount, t.currency, t.channel, t.card_bin,
+				CASE WHEN v.id IS NULL THEN 'allow' ELSE 'verify' END,
+				CASE WHEN v.id IS NULL THEN '{}'::bigint[] ELSE ARRAY[v.id] END, t.occurred_at - interval '2 seconds'
+			FROM recent t LEFT JOIN verify v ON v.currency = t.currency AND t.amount > v.amount
+			WHERE NOT EXISTS (SELECT 1 FROM block b WHERE b.currency = t.currency AND t.amount > b.amount))
+		INSERT INTO risk_decisions (merchant_id, customer_id, order_id, amount, currency, channel, card_bin,
+			decision, rule_ids, created_at)
+		SELECT $1, x.customer_ref, '', b.amount + 1000000 + x.n * 12345, b.currency, x.channel, x.card_bin, 'block', ARRAY[b.id], x.at
+		FROM block b, (
+			(SELECT customer_ref, channel, card_bin, occurred_at - interval '10 minutes' AS at, row_number() OVER () AS n
+			 FROM recent WHERE pay_status = 'succeeded' ORDER BY occurred_at DESC LIMIT 6)
+			UNION ALL
+			(SELECT 'CT' || lpad(g::text, 4, '0'), 'card', '411111', now() - g * interval '37 minutes', g
+			 FROM generate_series(1, 12) g WHERE EXISTS (SELECT 1 FROM recent))) x`

@@ -360,3 +360,21 @@ func TestDeclareFromAlertAndChannelSuggestion(t *testing.T) {
 		t.Fatalf("beta from alpha's alert: %d", resp.StatusCode)
 	}
 }
+
+// An automatic rule's notice (a River job) also tells the customer that the
+// channel is down and offers its backup.
+func TestAutomaticNoticeOffersBackupChannel(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@alpha.test")
+	e.post(admin, "/settings/notifications/policy", url.Values{"quiet_start": {"0"}, "quiet_end": {"0"}, "daily_cap": {"5"}}).Body.Close()
+	e.post(admin, "/emergency/channels", url.Values{"channel": {"wechat"}, "status": {"down"}, "backup": {"alipay"}}).Body.Close()
+	if resp := e.post(admin, "/settings/notifications/rules", url.Values{"name": {"any"}, "channels": {"sms", "", ""},
+		"delay_minutes": {"0"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rule: %d", resp.StatusCode)
+	}
+	e.deliver("alpha", event("evt_w1", "payment.failed", "TW1", func(d map[string]any) { d["channel"] = "wechat" }), e.clock.Now()).Body.Close()
+	ns := e.waitNotices("alpha", 1, false)
+	if !strings.Contains(ns[0].Body, "微信支付目前暂时无法使用,请改用支付宝完成支付") {
+		t.Fatalf("automatic notice: %q", ns[0].Body)
+	}
+}
