@@ -8,6 +8,7 @@
 //	paymend user add --merchant CODE --email E --role admin|operator|viewer  (password on stdin)
 //	paymend apikey create --merchant CODE --name NAME
 //	paymend sandbox [--addr A] [--console-url U] [--smtp-addr S] [--stream]
+//	paymend rollup --rebuild [--merchant CODE]
 package main
 
 import (
@@ -80,8 +81,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		return cmdAPIKey(ctx, args, stdout)
 	case "sandbox":
 		return cmdSandbox(ctx, args, log)
+	case "rollup":
+		return cmdRollup(ctx, args, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: paymend [serve|migrate|seed --demo|merchant add|user add|apikey create|sandbox]")
+		fmt.Fprintln(stdout, "usage: paymend [serve|migrate|seed --demo|merchant add|user add|apikey create|sandbox|rollup --rebuild]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (try: paymend help)", cmd)
@@ -553,6 +556,19 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := seedDemoChannels(ctx, store, sealer, cfg, m.ID); err != nil {
 		return err
 	}
+	// CONTRACT.md: verify above 5,000.00 CNY, block above 50,000.00 CNY; and an
+	// emergency plan to rehearse (backup channels, contacts).
+	if err := store.SeedDemoRiskRules(ctx, m.ID, m.Currency, time.Now().UTC()); err != nil {
+		return err
+	}
+	if err := store.SeedDemoEmergency(ctx, m.ID, time.Now().UTC()); err != nil {
+		return err
+	}
+	if admin, err := store.UserForLogin(ctx, demoUsers[0].Email); err == nil {
+		if err := store.SeedDemoAlert(ctx, m.ID, admin.ID, time.Now().UTC()); err != nil {
+			return err
+		}
+	}
 	have, err := store.CountSeeded(ctx, m.ID)
 	if err != nil {
 		return err
@@ -623,4 +639,37 @@ func seedDemoChannels(ctx context.Context, store *db.Store, sealer *domain.Seale
 	// CONTRACT: refunds above 1,000.00 CNY need a second person.
 	approval := int64(100000)
 	return store.SaveRefundPolicy(ctx, merchantID, domain.RefundPolicy{ApprovalAbove: &approval, GraceMinutes: 30, AutoRefundNotify: true})
+}
+
+// cmdRollup recomputes the dashboard and alert rollups exactly from the raw
+// transactions (all merchants, or one), e.g. after a restore or a time-zone change.
+func cmdRollup(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("rollup", flag.ContinueOnError)
+	rebuild := fs.Bool("rebuild", false, "recompute the rollups from raw data")
+	code := fs.String("merchant", "", "only this merchant")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*rebuild {
+		return errors.New("usage: paymend rollup --rebuild [--merchant CODE]")
+	}
+	store, _, err := cliStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.DB().Close()
+	var ids []int64
+	if *code != "" {
+		m, err := store.MerchantByCode(ctx, *code)
+		if err != nil {
+			return fmt.Errorf("merchant %q: %w", *code, err)
+		}
+		ids = []int64{m.ID}
+	}
+	start := time.Now()
+	if err := store.RebuildRollups(ctx, ids, time.Now().UTC()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rollups rebuilt in %s\n", time.Since(start).Round(time.Millisecond))
+	return nil
 }

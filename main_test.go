@@ -131,6 +131,28 @@ func TestCommands(t *testing.T) {
 	if links == 0 || answers == 0 || history != answers || answers >= links {
 		t.Fatalf("demo feedback: %d links, %d answers, %d versions", links, answers, history)
 	}
+	// CONTRACT.md's demo risk rules, seeded once however often seed runs.
+	riskRules, _ := store.RiskRules(ctx, m.ID, true)
+	if len(riskRules) != 2 || riskRules[0].Action != "verify" || riskRules[0].Amount != 500000 || riskRules[1].Action != "block" || riskRules[1].Amount != 5000000 {
+		t.Fatalf("demo risk rules %+v", riskRules)
+	}
+	if chans, _ := store.PayChannels(ctx, m.ID); len(chans) == 0 {
+		t.Fatal("demo channels have no backups")
+	}
+	// rollup --rebuild recomputes from raw data: the demo's rollups match its payments,
+	// and the demo merchant has the default alert rule (CONTRACT).
+	if out, err := cli(t, "", "rollup", "--rebuild"); err != nil || !strings.Contains(out, "rebuilt") {
+		t.Fatalf("rollup: %q %v", out, err)
+	}
+	var rolled, rules int
+	store.DB().QueryRow(`SELECT coalesce(sum(failed), 0) FROM rollup_daily WHERE merchant_id = $1 AND dim = 'all'`, m.ID).Scan(&rolled)
+	store.DB().QueryRow(`SELECT count(*) FROM alert_rules WHERE merchant_id = $1 AND metric = 'failure_rate'
+		AND threshold = 0.15 AND window_minutes = 10 AND min_volume = 50 AND enabled`, m.ID).Scan(&rules)
+	var demoAlerts int
+	store.DB().QueryRow(`SELECT count(*) FROM alerts WHERE merchant_id = $1 AND status = 'resolved'`, m.ID).Scan(&demoAlerts)
+	if rolled != failed || rules != 1 || demoAlerts != 1 {
+		t.Fatalf("rollup has %d failures of %d; %d default rules; %d demo alerts", rolled, failed, rules, demoAlerts)
+	}
 	if _, err := cli(t, "", "frobnicate"); err == nil {
 		t.Fatal("unknown command accepted")
 	}

@@ -43,3 +43,11 @@ func (c *TTL[V]) Get(key int64, now time.Time, load func() (V, error)) (V, error
 	c.mu.Unlock()
 	return v, nil
 }
+
+// Forget drops key's value, so the next Get loads it afresh (after a change made
+// through this replica).
+func (c *TTL[V]) Forget(key int64) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}

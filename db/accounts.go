@@ -40,7 +40,7 @@ func (s *Store) MerchantByCode(ctx context.Context, code string) (domain.Merchan
 func (s *Store) Merchant(ctx context.Context, merchantID int64) (domain.Merchant, error) {
 	const q = `SELECT ` + merchantCols + ` FROM merchants WHERE id = $1`
 	var m domain.Merchant
-	if err := s.x.QueryRowxContext(ctx, q, merchantID).StructScan(&m); err != nil {
+	if err := s.queryRowHot(ctx, q, merchantID).StructScan(&m); err != nil {
 		return m, fmt.Errorf("db: merchant %d: %w", merchantID, mapErr(err))
 	}
 	return m, nil

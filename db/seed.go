@@ -97,7 +97,16 @@ func (s *Store) SeedDemoTransactions(ctx context.Context, merchantID int64, o De
 	go func() {
 		defer wg.Done()
 		errs[0] = s.InTx(ctx, func(tx *Store) error {
-			return tx.bulkLoad(ctx, "transactions", o.N >= bulkRebuildAt, []string{"merchant_id", "platform_id", "order_id",
+			// Rollups are counted during the load and added once, in this transaction,
+			// instead of a delta per row.
+			if _, err := tx.x.ExecContext(ctx, `ALTER TABLE transactions DISABLE TRIGGER transactions_rollup_ins`); err != nil {
+				return err
+			}
+			rollups, err := tx.StartSeedRollups(ctx, merchantID, o.Now)
+			if err != nil {
+				return err
+			}
+			err = tx.bulkLoad(ctx, "transactions", o.N >= bulkRebuildAt, []string{"merchant_id", "platform_id", "order_id",
 				"amount", "currency", "channel", "pay_status", "code", "message", "card_bin", "card_last4", "bank",
 				"customer_ref", "customer_name", "phone_sealed", "email_sealed", "phone_masked", "email_masked",
 				"occurred_at", "failed_at", "resolution_state", "resolved_at"}, func(row func(...any) error) error {
@@ -112,12 +121,20 @@ func (s *Store) SeedDemoTransactions(ctx context.Context, merchantID int64, o De
 						failedAt = &at
 					}
 					written++
+					rollups.Add(p.OccurredAt, string(p.Status), p.Code, p.Channel, p.Bank, p.BIN, p.Amount, string(res))
 					return row(merchantID, p.TransactionID, p.OrderID, p.Amount, p.Currency, p.Channel,
 						string(p.Status), p.Code, p.Message, p.BIN, p.Last4, p.Bank, p.CustomerID, p.CustomerName,
 						phone, email, domain.MaskPhone(p.Phone), maskEmailOrEmpty(p.Email), p.OccurredAt, failedAt,
 						string(res), resolvedAt)
 				})
 			})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.x.ExecContext(ctx, `ALTER TABLE transactions ENABLE TRIGGER transactions_rollup_ins`); err != nil {
+				return err
+			}
+			return rollups.Finish(ctx, tx)
 		})
 	}()
 	go func() {

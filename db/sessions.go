@@ -87,7 +87,7 @@ func (s *Store) HitRateLimit(ctx context.Context, key string, window time.Durati
 		RETURNING count`
 	start := now.Truncate(window)
 	var n int
-	if err := s.x.QueryRowxContext(ctx, q, key, start).Scan(&n); err != nil {
+	if err := s.queryRowHot(ctx, q, key, start).Scan(&n); err != nil {
 		return false, fmt.Errorf("db: rate limit: %w", mapErr(err))
 	}
 	return n <= limit, nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -32,6 +33,8 @@ type Store struct {
 	x  sqlx.ExtContext
 	db *sqlx.DB // nil inside a transaction
 	tx *sqlx.Tx // nil outside a transaction
+	// stmts holds prepared statements of hot paths by SQL text (see prepared).
+	stmts *sync.Map
 }
 
 // Open connects to PostgreSQL with sensible pool limits and checks the connection.
@@ -69,7 +72,7 @@ func withBinaryParameters(u string) string {
 }
 
 // New returns a Store over d.
-func New(d *sqlx.DB) *Store { return &Store{x: d, db: d} }
+func New(d *sqlx.DB) *Store { return &Store{x: d, db: d, stmts: &sync.Map{}} }
 
 // DB returns the underlying pool (nil inside a transaction).
 func (s *Store) DB() *sqlx.DB { return s.db }

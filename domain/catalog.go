@@ -216,6 +216,9 @@ type CodeEntry struct {
 	RetryAfter time.Duration
 	// AltChannel is a suggested alternative channel from Channels, or "".
 	AltChannel string
+	// ChannelNotice is set by ForChannel while the payment's channel is degraded or
+	// down: what to tell the customer about it (never part of the catalog itself).
+	ChannelNotice Text
 }
 
 // Known reports whether the entry comes from the catalog rather than being the

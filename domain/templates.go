@@ -88,6 +88,9 @@ type MessageVars struct {
 	FeedbackLink    string
 	MerchantName    string // the SMS signature: 【MerchantName】
 	BackupChannel   string // a payment method to try instead, e.g. "支付宝"; may be empty
+	// ChannelNotice says the payment's channel is in trouble and offers its backup,
+	// e.g. "微信支付目前暂时无法使用,请改用支付宝完成支付"; empty while all is well.
+	ChannelNotice string
 }
 
 // MessageVariable describes one template variable for editors and previews.
@@ -108,6 +111,7 @@ var MessageVariables = []MessageVariable{
 	{"FeedbackLink", Text{ZH: "反馈链接", EN: "Feedback link"}},
 	{"MerchantName", Text{ZH: "商户名称", EN: "Merchant name"}},
 	{"BackupChannel", Text{ZH: "备用支付方式", EN: "Backup payment method"}},
+	{"ChannelNotice", Text{ZH: "渠道状态提示(渠道故障时)", EN: "Channel status notice (during an outage)"}},
 }
 
 func knownVariable(name string) bool {
@@ -365,6 +369,7 @@ func (v MessageVars) clean() MessageVars {
 		FeedbackLink:    cleanVar(v.FeedbackLink, maxVarValue),
 		MerchantName:    cleanVar(v.MerchantName, maxVarName),
 		BackupChannel:   cleanVar(v.BackupChannel, maxVarValue),
+		ChannelNotice:   cleanVar(v.ChannelNotice, maxVarValue),
 	}
 }
 
@@ -596,6 +601,7 @@ func MessageVarsFor(lang string, e CodeEntry, amount Money, at time.Time, loc *t
 	if l, ok := payChannelLabels[e.AltChannel]; ok {
 		v.BackupChannel = l.In(lang)
 	}
+	v.ChannelNotice = e.ChannelNotice.In(lang)
 	return v
 }
 
@@ -698,28 +704,28 @@ func DefaultTemplates() []MessageTemplate {
 	return []MessageTemplate{
 		// SMS: signed, short, one next step, link last.
 		{Key: "sms.generic", Channel: NotifySMS, Body: Text{
-			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付未成功。{{.NextStep}}。{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
-			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} did not go through. {{.NextStep}}.{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
+			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付未成功。{{.NextStep}}。{{if .ChannelNotice}}{{.ChannelNotice}}。{{end}}{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
+			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} did not go through. {{.NextStep}}.{{if .ChannelNotice}} {{.ChannelNotice}}.{{end}}{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
 		}},
 		{Key: "sms.funds", Channel: NotifySMS, Category: CategoryFunds, Body: Text{
-			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付未成功,可能是银行卡可用余额或额度不足。{{.NextStep}}。{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
-			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} did not go through, possibly because of the card's balance or limits. {{.NextStep}}.{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
+			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付未成功,可能是银行卡可用余额或额度不足。{{.NextStep}}。{{if .ChannelNotice}}{{.ChannelNotice}}。{{end}}{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
+			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} did not go through, possibly because of the card's balance or limits. {{.NextStep}}.{{if .ChannelNotice}} {{.ChannelNotice}}.{{end}}{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
 		}},
 		{Key: "sms.card", Channel: NotifySMS, Category: CategoryCard, Body: Text{
-			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付未成功,所用银行卡暂时无法完成本次支付。{{.NextStep}}。{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
-			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} did not go through: the card can't be used for it right now. {{.NextStep}}.{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
+			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付未成功,所用银行卡暂时无法完成本次支付。{{.NextStep}}。{{if .ChannelNotice}}{{.ChannelNotice}}。{{end}}{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
+			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} did not go through: the card can't be used for it right now. {{.NextStep}}.{{if .ChannelNotice}} {{.ChannelNotice}}.{{end}}{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
 		}},
 		{Key: "sms.auth", Channel: NotifySMS, Category: CategoryAuth, Body: Text{
-			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付验证未通过,支付未成功。{{.NextStep}}。{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
-			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} was not verified, so it did not go through. {{.NextStep}}.{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
+			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付验证未通过,支付未成功。{{.NextStep}}。{{if .ChannelNotice}}{{.ChannelNotice}}。{{end}}{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
+			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} was not verified, so it did not go through. {{.NextStep}}.{{if .ChannelNotice}} {{.ChannelNotice}}.{{end}}{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
 		}},
 		{Key: "sms.network", Channel: NotifySMS, Category: CategoryNetwork, Body: Text{
 			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}({{.Amount}})支付未能及时确认,交易未成功。{{.NextStep}}。如已扣款,款项将原路退回。{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
 			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, your payment of {{.Amount}} for order {{.OrderID}} could not be confirmed in time. {{.NextStep}}. If you were charged, the money will be returned.{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
 		}},
 		{Key: "sms.risk", Channel: NotifySMS, Category: CategoryRisk, Body: Text{
-			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,为保障您的资金安全,您的订单{{.OrderID}}({{.Amount}})支付暂未完成。{{.NextStep}}。{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
-			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, to keep your funds safe, your payment of {{.Amount}} for order {{.OrderID}} is on hold. {{.NextStep}}.{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
+			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,为保障您的资金安全,您的订单{{.OrderID}}({{.Amount}})支付暂未完成。{{.NextStep}}。{{if .ChannelNotice}}{{.ChannelNotice}}。{{end}}{{if .RetryLink}}支付链接:{{.RetryLink}}{{end}}",
+			EN: "[{{.MerchantName}}] Hello{{if .CustomerName}} {{.CustomerName}}{{end}}, to keep your funds safe, your payment of {{.Amount}} for order {{.OrderID}} is on hold. {{.NextStep}}.{{if .ChannelNotice}} {{.ChannelNotice}}.{{end}}{{if .RetryLink}} Pay here: {{.RetryLink}}{{end}}",
 		}},
 		{Key: "sms.204", Channel: NotifySMS, Code: "204", Body: Text{
 			ZH: "【{{.MerchantName}}】{{.CustomerName}}您好,您的订单{{.OrderID}}已有一笔支付正在处理中,请勿重复支付,稍后可在订单页面查看支付结果。",
@@ -820,7 +826,7 @@ func emailZH(extra string) string {
 		s += extra + "\n\n"
 	}
 	s += "{{if .RetryLink}}重新支付:{{.RetryLink}}\n\n{{end}}" +
-		"{{if .BackupChannel}}您也可以使用{{.BackupChannel}}完成支付。\n\n{{end}}" +
+		"{{if .ChannelNotice}}{{.ChannelNotice}}。\n\n{{else}}{{if .BackupChannel}}您也可以使用{{.BackupChannel}}完成支付。\n\n{{end}}{{end}}" +
 		"{{if .FeedbackLink}}如有疑问或需要帮助,欢迎告诉我们:{{.FeedbackLink}}\n\n{{end}}" +
 		"给您带来不便,敬请谅解。\n\n{{.MerchantName}}"
 	return s
@@ -835,7 +841,7 @@ func emailEN(extra string) string {
 		s += extra + "\n\n"
 	}
 	s += "{{if .RetryLink}}Pay again: {{.RetryLink}}\n\n{{end}}" +
-		"{{if .BackupChannel}}You can also pay with {{.BackupChannel}}.\n\n{{end}}" +
+		"{{if .ChannelNotice}}{{.ChannelNotice}}.\n\n{{else}}{{if .BackupChannel}}You can also pay with {{.BackupChannel}}.\n\n{{end}}{{end}}" +
 		"{{if .FeedbackLink}}Questions or need a hand? Let us know: {{.FeedbackLink}}\n\n{{end}}" +
 		"We're sorry for the inconvenience.\n\n{{.MerchantName}}"
 	return s

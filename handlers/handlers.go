@@ -32,6 +32,10 @@ type Deps struct {
 	FeedbackTTL time.Duration
 
 	banks *cache.TTL[[]string] // filter menu values; set by Register
+	// riskRules holds each merchant's enabled risk rules for the risk check.
+	riskRules *cache.TTL[[]domain.RiskRule]
+	// payChans holds each merchant's payment channel states for notices.
+	payChans *cache.TTL[[]domain.PayChannel]
 }
 
 func (d Deps) now() time.Time { return d.App.Now() }
@@ -55,6 +59,8 @@ func (d Deps) auditFor(c echo.Context, merchantID int64, e domain.AuditEntry, de
 // Register adds every area's routes to the app.
 func Register(d Deps) {
 	d.banks = cache.New[[]string](5 * time.Minute)
+	d.riskRules = cache.New[[]domain.RiskRule](riskRulesTTL)
+	d.payChans = cache.New[[]domain.PayChannel](payChannelsTTL)
 	(&Auth{d}).Routes()
 	(&Home{d}).Routes()
 	(&Users{d}).Routes()
@@ -74,6 +80,9 @@ func Register(d Deps) {
 	(&Refunds{d}).Routes()
 	(&Recon{d}).Routes()
 	(&Feedback{d}).Routes()
+	(&Alerts{d}).Routes()
+	(&Risk{d}).Routes()
+	(&Emergency{d}).Routes()
 }
 
 func mustMarshal(v any) []byte {

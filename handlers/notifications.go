@@ -59,7 +59,7 @@ func (d Deps) render(m domain.Merchant, cat *domain.Catalog, ts []domain.Message
 	// notice only when the template actually uses it.
 	tok := domain.NewFeedbackToken()
 	link := domain.FeedbackURL(d.BaseURL, tok.Token)
-	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code), tx, ch, ts, templateKey, lang, domain.NoticeLinks{Feedback: link})
+	nd, err := domain.DraftNotice(m, cat.Lookup(tx.Code).ForChannel(tx.Channel, d.channelStates(m.ID)), tx, ch, ts, templateKey, lang, domain.NoticeLinks{Feedback: link})
 	if err != nil {
 		return draft{}, err
 	}

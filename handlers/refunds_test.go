@@ -627,7 +627,9 @@ func TestRefundSurvivesTheDatabaseDying(t *testing.T) {
 	})
 	r, _, err := e.store.CreateRefund(ctx, mid, db.NewRefund{TransactionID: tx.ID, Source: domain.RefundFromConsole,
 		Request: domain.RefundRequest{Amount: 1000, Reason: "db dies later"}, Now: time.Now()},
-		func(ctx context.Context, s *db.Store, r domain.Refund) error { return e.jobs.EnqueueRefund(ctx, s.Tx(), r.MerchantID, r.ID) })
+		func(ctx context.Context, s *db.Store, r domain.Refund) error {
+			return e.jobs.EnqueueRefund(ctx, s.Tx(), r.MerchantID, r.ID)
+		})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,8 +47,24 @@ func TestTenantIsolationAcrossEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := []string{fmt.Sprint(tx.ID), fmt.Sprint(victim.ID), fmt.Sprint(key.ID), "TALPHA0001", fmt.Sprint(rf.ID), rf.PublicID}
+	ids = append(ids, alphaEmergencyIDs(t, e)...) // risk rule, incident, contact
 	secrets := []string{"TALPHA0001", "TALPHA0002", "viewer@alpha.test", "alpha-private-key", "alpha 商店", e.secret["alpha"],
-		rf.PublicID, "alpha-secret-reason", paid.PlatformID}
+		rf.PublicID, "alpha-secret-reason", paid.PlatformID, "alpha-private-rule", "alpha-private-incident", "alpha-private-contact"}
+	// Issue 7: an alert rule of alpha's and an open alert.
+	ar, err := e.store.CreateAlertRule(ctx, alpha, domain.AlertRule{Name: "alpha-secret-rule", Enabled: true,
+		Metric: domain.MetricFailureCount, Scope: domain.ScopeAll, WindowMinutes: 10, Threshold: 1, Severity: "warning",
+		Emails: []string{"alpha-oncall@alpha.test"}, CooldownMinutes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.payMany("alpha", 3, "failed", "202", e.clock.Now())
+	e.evaluate()
+	alertsOf := e.ruleAlerts("alpha", ar.ID)
+	if len(alertsOf) != 1 {
+		t.Fatalf("alpha alerts %+v", alertsOf)
+	}
+	ids = append(ids, fmt.Sprint(ar.ID), fmt.Sprint(alertsOf[0].ID))
+	secrets = append(secrets, "alpha-secret-rule", "alpha-oncall@alpha.test")
 	// Alpha has a customer's answer with a link (issue 9): its ids join the walk.
 	fb := e.feedbackAnswered(handlersNewKey(t, e, "alpha"), "alpha", "TALPHAFB", nil, answer("comment", "alpha-feedback-secret"))
 	var fbLink int64
@@ -147,7 +163,20 @@ func snapshot(t *testing.T, s *db.Store, merchantID int64) string {
 		(SELECT coalesce(string_agg(id::text || coalesce(revoked_at::text, '') || expires_at::text, ',' ORDER BY id), '') FROM feedback_links WHERE merchant_id = $1) ||
 		(SELECT coalesce(string_agg(id::text || status || coalesce(assignee_id::text, '') || answers || coalesce(recon_requested_at::text, ''), ',' ORDER BY id), '') FROM feedback WHERE merchant_id = $1) ||
 		(SELECT count(*)::text FROM feedback_answers WHERE merchant_id = $1) ||
-		(SELECT count(*)::text FROM feedback_notes WHERE merchant_id = $1)`, merchantID).Scan(&out)
+		(SELECT count(*)::text FROM feedback_notes WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(name || enabled::text || coalesce(deleted_at::text, ''), ',' ORDER BY id), '') FROM risk_rules WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM risk_decisions WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(channel || status || backup, ',' ORDER BY channel), '') FROM pay_channels WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(name || phone, ',' ORDER BY id), '') FROM emergency_contacts WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(incident_type || array_to_string(steps, '|'), ',' ORDER BY incident_type), '') FROM runbooks WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(title || status || summary || burst_state, ',' ORDER BY id), '') FROM incidents WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(coalesce(done_at::text, '-'), ',' ORDER BY incident_id, position), '') FROM incident_steps WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM incident_events WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(name || enabled::text || threshold::text || array_to_string(emails, ';'), ',' ORDER BY id), '')
+			FROM alert_rules WHERE merchant_id = $1) ||
+		(SELECT coalesce(string_agg(status || coalesce(acknowledged_by::text, '') || coalesce(resolved_by::text, ''), ',' ORDER BY id), '')
+			FROM alerts WHERE merchant_id = $1) ||
+		(SELECT count(*)::text FROM alert_events WHERE merchant_id = $1 AND kind IN ('note', 'acknowledged', 'resolved'))`, merchantID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func C(ctx context.Context, key string, args ...any) string {
 func Has(key string) bool { _, ok := lookup(key); return ok }
 
 // catalogs are the message tables, one per area file; a key lives in exactly one.
-var catalogs = []map[string]msg{messages, codesMessages, refundsMessages, feedbackMessages}
+var catalogs = []map[string]msg{messages, codesMessages, refundsMessages, feedbackMessages, dashboardMessages, riskMessages, emergencyMessages}
 
 func lookup(key string) (msg, bool) {
 	for _, c := range catalogs {

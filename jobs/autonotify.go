@@ -88,6 +88,10 @@ func (w *AutoNotifyWorker) merchant(ctx context.Context, mid int64) error {
 		if err != nil {
 			return err
 		}
+		states, err := tx.PayChannels(ctx, mid) // an outage is told, with its backup
+		if err != nil {
+			return err
+		}
 		for _, t := range failed {
 			watermark = max(watermark, t.ID)
 			entry := cat.Lookup(t.Code)
@@ -96,7 +100,7 @@ func (w *AutoNotifyWorker) merchant(ctx context.Context, mid int64) error {
 				continue
 			}
 			for i, ch := range rule.Channels {
-				nd, fb, err := draftNotice(w.baseURL, w.feedbackTTL, now, m, entry, t, ch, templates, "zh-CN")
+				nd, fb, err := draftNotice(w.baseURL, w.feedbackTTL, now, m, entry.ForChannel(t.Channel, states), t, ch, templates, "zh-CN")
 				if err != nil {
 					continue // no contact on this channel: try the next
 				}

@@ -40,7 +40,11 @@ type Config struct {
 	RefundRetry, RefundPoll time.Duration
 	// ReconEvery is how often reconciliation runs for every merchant (default 5 min).
 	ReconEvery time.Duration
-	// BaseURL is PAYMEND_BASE_URL, for the feedback links notices carry.
+	// RollupEvery is how often pending changes reach the rollups (default 10 s);
+	// AlertsEvery how often alert rules are evaluated (default 30 s).
+	RollupEvery, AlertsEvery time.Duration
+	// BaseURL is PAYMEND_BASE_URL: links in alert e-mails and the feedback links
+	// notices carry.
 	BaseURL string
 	// FeedbackTTL is how long those links stay open (0: domain.FeedbackLinkTTL).
 	FeedbackTTL time.Duration
@@ -49,6 +53,8 @@ type Config struct {
 // Runner is a started River client.
 type Runner struct {
 	Client *river.Client[*sql.Tx]
+	// Alerts evaluates alert rules (the periodic job's work, callable directly).
+	Alerts *AlertEvaluator
 }
 
 // Stop lets running jobs finish (until ctx ends) and stops fetching.
@@ -63,8 +69,15 @@ func (r *Runner) Stop(ctx context.Context) {
 // client, which exists only once the workers are registered.
 func workers(cfg Config, runner *Runner) *river.Workers {
 	w := river.NewWorkers()
+	runner.Alerts = &AlertEvaluator{store: cfg.Store, runner: func() *Runner { return runner }, Now: cfg.Now}
+	river.AddWorker(w, &RollupWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &RollupPruneWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &AlertEvalWorker{eval: runner.Alerts})
+	river.AddWorker(w, &AlertNotifyWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now, baseURL: cfg.BaseURL,
+		http: &http.Client{Timeout: 15 * time.Second}})
 	river.AddWorker(w, &AutoNotifyWorker{store: cfg.Store, now: cfg.Now, runner: func() *Runner { return runner }, baseURL: cfg.BaseURL, feedbackTTL: cfg.FeedbackTTL})
 	river.AddWorker(w, &HousekeepingWorker{store: cfg.Store, now: cfg.Now})
+	river.AddWorker(w, &DrillWatchWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now})
 	river.AddWorker(w, &TestSendWorker{store: cfg.Store, sealer: cfg.Sealer, now: cfg.Now})
 	river.AddWorker(w, &SweepOrdersWorker{store: cfg.Store, now: cfg.Now})
 	river.AddWorker(w, &RefundSubmitWorker{store: cfg.Store, platform: cfg.Platform, now: cfg.Now, retry: cfg.RefundRetry,
@@ -95,6 +108,12 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.ReconEvery == 0 {
 		cfg.ReconEvery = 5 * time.Minute
 	}
+	if cfg.RollupEvery == 0 {
+		cfg.RollupEvery = 10 * time.Second
+	}
+	if cfg.AlertsEvery == 0 {
+		cfg.AlertsEvery = 30 * time.Second
+	}
 	if cfg.FetchPoll == 0 {
 		cfg.FetchPoll = 200 * time.Millisecond
 	}
@@ -122,6 +141,16 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RulesEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return AutoNotifyArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(drillEvery(cfg.RulesEvery)),
+				func() (river.JobArgs, *river.InsertOpts) { return DrillWatchArgs{}, nil }, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.RollupEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return RollupArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return RollupPruneArgs{}, nil }, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.AlertsEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return AlertEvalArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})

@@ -115,7 +115,11 @@ func (w *NotifyWorker) fallback(ctx context.Context, merchantID int64, failed do
 	if err != nil {
 		return err
 	}
-	entry := domain.NewCatalog(domain.DefaultCatalog(), overrides).Lookup(tx.Code)
+	states, err := w.store.PayChannels(ctx, merchantID)
+	if err != nil {
+		return err
+	}
+	entry := domain.NewCatalog(domain.DefaultCatalog(), overrides).Lookup(tx.Code).ForChannel(tx.Channel, states)
 	templates, err := w.store.Templates(ctx, merchantID)
 	if err != nil {
 		return err
