@@ -59,7 +59,7 @@ func (s *Store) createNoticeLinks(ctx context.Context, merchantID int64, ns []Ne
 	return nil
 }
 
-const feedbackLinkCols = `l.id, l.merchant_id, l.transaction_id, l.notification_id, l.lang, l.channel, l.created_by,
+const feedbackLinkCols = `l.id, l.merchant_id, l.transaction_id, l.notification_id, l.lang, l.channel, l.code, l.pay_channel, l.created_by,
 	l.created_at, l.expires_at, l.revoked_at, l.revoked_by, t.platform_id, f.id AS feedback_id`
 
 const feedbackLinkFrom = ` FROM feedback_links l

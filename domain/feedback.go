@@ -102,6 +102,8 @@ type FeedbackLink struct {
 	NotificationID *int64     `db:"notification_id"`
 	Lang           string     `db:"lang"`
 	Channel        string     `db:"channel"`
+	Code           string     `db:"code"`        // the payment's failure code when the link was made
+	PayChannel     string     `db:"pay_channel"` // and its payment channel
 	CreatedBy      string     `db:"created_by"`
 	CreatedAt      time.Time  `db:"created_at"`
 	ExpiresAt      time.Time  `db:"expires_at"`

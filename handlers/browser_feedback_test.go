@@ -107,6 +107,13 @@ func TestBrowserFeedbackOnAPhone(t *testing.T) {
 	if bold != 0 {
 		t.Fatal("the customer's HTML was rendered")
 	}
+	// The dashboard loads the feedback figures (htmx).
+	do(t, ctx, chromedp.Navigate(e.srv.URL+"/"), visible(sel("feedback-summary")+" "+sel("fs-rate")), shot("feedback-dashboard"))
+	if r := text(t, ctx, sel("fs-rate")+" .kpi-value"); r != "100%" {
+		t.Fatalf("dashboard response rate %q", r)
+	}
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/transactions/%d", e.srv.URL, tx.ID)), visible(sel("tx-timeline")))
+
 	// From the timeline to the answer in the inbox, and the inbox lists it.
 	do(t, ctx, clickAndLoad(`[data-kind="feedback.received"] `+sel("timeline-feedback-link")), visible(sel("feedback-answer")),
 		shot("feedback-detail"))

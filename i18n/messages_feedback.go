@@ -147,6 +147,7 @@ var feedbackMessages = map[string]msg{
 	"feedback.sum.problems":   {"最常见的问题", "Most frequent problems"},
 	"feedback.sum.empty":      {"这段时间还没有发出反馈链接。", "No feedback links were sent in this period."},
 	"feedback.sum.no_answers": {"还没有回答。", "No answers yet."},
+	"feedback.sum.see":        {"查看客户反馈数据", "See the feedback figures"},
 	"feedback.sum.open_inbox": {"打开反馈收件箱", "Open the feedback inbox"},
 	"feedback.sum.groups":     {"按错误码与渠道细分", "By code and channel"},
 	"feedback.sum.key":        {"分组", "Group"},
