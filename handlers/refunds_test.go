@@ -681,3 +681,36 @@ func TestRefundPolicyIsAdminOnlyValidatedAndAudited(t *testing.T) {
 		t.Errorf("%d audit entries", n)
 	}
 }
+
+// TestRevokedAPIKeyStopsAtOnce: API keys are remembered for a moment per replica,
+// but revoking one in Settings ends it at once on this replica.
+func TestRevokedAPIKeyStopsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@alpha.test")
+	resp := e.post(admin, "/settings/apikeys", url.Values{"name": {"erp"}})
+	page := body(t, resp)
+	var key string
+	for _, f := range strings.Fields(page) {
+		if i := strings.Index(f, "pm_live_"); i >= 0 {
+			key = strings.Trim(f[i:], `"<>/`)
+			if j := strings.IndexAny(key, "<\""); j > 0 {
+				key = key[:j]
+			}
+			break
+		}
+	}
+	if key == "" {
+		t.Fatalf("no key shown: %s", page)
+	}
+	if status, _ := e.apiJSON(key, http.MethodGet, "/api/v1/transactions", "", nil); status != http.StatusOK {
+		t.Fatalf("fresh key: %d", status)
+	}
+	var id int64
+	if err := e.store.DB().Get(&id, `SELECT id FROM api_keys WHERE merchant_id = $1 AND name = 'erp'`, e.m["alpha"].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.post(admin, fmt.Sprintf("/settings/apikeys/%d/revoke", id), nil).Body.Close()
+	if status, _ := e.apiJSON(key, http.MethodGet, "/api/v1/transactions", "", nil); status != http.StatusUnauthorized {
+		t.Fatalf("revoked key: %d", status)
+	}
+}

@@ -125,6 +125,7 @@ func (h *Settings) RevokeKey(c echo.Context) error {
 		return web.Fail(http.StatusNotFound, "not_found", "error.not_found")
 	}
 	err = h.Store.RevokeAPIKey(c.Request().Context(), web.MerchantID(c), id, h.now())
+	h.App.ForgetAPIKeys()
 	if errors.Is(err, db.ErrNotFound) {
 		return web.Fail(http.StatusNotFound, "not_found", "error.not_found")
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -48,6 +49,41 @@ type App struct {
 	log                  *slog.Logger
 	largeBody            map[string]bool // routes that enforce their own body limit
 	now                  func() time.Time
+	// apiKeys remembers, for APIKeyCacheTTL, a presented key's record and merchant by
+	// the key's hash: two statements fewer on every API call. Revoking a key clears
+	// it here at once; other replicas notice within the TTL.
+	apiKeys sync.Map // hash → apiKeyHit
+}
+
+// APIKeyCacheTTL is how long a replica trusts a looked-up API key.
+const APIKeyCacheTTL = 2 * time.Second
+
+type apiKeyHit struct {
+	key   domain.APIKey
+	m     domain.Merchant
+	until time.Time
+}
+
+// ForgetAPIKeys drops the remembered API keys (after a revocation).
+func (a *App) ForgetAPIKeys() { a.apiKeys.Clear() }
+
+// apiKey returns the live key for a hash and its merchant, from memory when fresh.
+func (a *App) apiKey(ctx context.Context, hash string) (domain.APIKey, domain.Merchant, error) {
+	if v, ok := a.apiKeys.Load(hash); ok {
+		if hit := v.(apiKeyHit); time.Now().Before(hit.until) {
+			return hit.key, hit.m, nil
+		}
+	}
+	k, err := a.cfg.Backend.APIKeyByHash(ctx, hash, a.now())
+	if err != nil {
+		return k, domain.Merchant{}, err
+	}
+	m, err := a.cfg.Backend.Merchant(ctx, k.MerchantID)
+	if err != nil {
+		return k, m, err
+	}
+	a.apiKeys.Store(hash, apiKeyHit{key: k, m: m, until: time.Now().Add(APIKeyCacheTTL)})
+	return k, m, nil
 }
 
 const sessionKey = "paymend.session"
@@ -334,14 +370,10 @@ func (a *App) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || key == "" || len(key) > 200 {
 			return Fail(http.StatusUnauthorized, "unauthorized", "api.unauthorized")
 		}
-		k, err := a.cfg.Backend.APIKeyByHash(c.Request().Context(), HashAPIKey(strings.TrimSpace(key)), a.now())
+		k, m, err := a.apiKey(c.Request().Context(), HashAPIKey(strings.TrimSpace(key)))
 		if errors.Is(err, domain.ErrNotFound) {
 			return Fail(http.StatusUnauthorized, "unauthorized", "api.unauthorized")
 		}
-		if err != nil {
-			return Fail(http.StatusServiceUnavailable, "unavailable", "error.unavailable")
-		}
-		m, err := a.cfg.Backend.Merchant(c.Request().Context(), k.MerchantID)
 		if err != nil {
 			return Fail(http.StatusServiceUnavailable, "unavailable", "error.unavailable")
 		}
