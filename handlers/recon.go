@@ -50,12 +50,9 @@ func (h *Recon) List(c echo.Context) error {
 	if (f.Kind != "" && !domain.FindingKind(f.Kind).Valid()) || (f.State != "" && !slices.Contains(findingStates, f.State)) {
 		return web.Fail(http.StatusBadRequest, "bad_filter", "error.bad_filter")
 	}
-	if b := q.Get("before"); b != "" {
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
-			return web.Fail(http.StatusBadRequest, "bad_filter", "error.bad_filter")
-		}
-		f.Before = n
+	var err error
+	if f.Before, err = beforeParam(c); err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	rows, next, err := h.Store.Findings(ctx, p.Merchant.ID, f)

@@ -193,12 +193,9 @@ func (h *Refunds) List(c echo.Context) error {
 	if f.State != "" && !domain.RefundState(f.State).Valid() {
 		return web.Fail(http.StatusBadRequest, "bad_filter", "error.bad_filter")
 	}
-	if b := c.QueryParam("before"); b != "" {
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
-			return web.Fail(http.StatusBadRequest, "bad_filter", "error.bad_filter")
-		}
-		f.Before = n
+	var err error
+	if f.Before, err = beforeParam(c); err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	rows, next, err := h.Store.Refunds(ctx, p.Merchant.ID, f)
@@ -359,4 +356,17 @@ func (h *Refunds) APIGet(c echo.Context) error {
 		return fmt.Errorf("api: refund: %w", err)
 	}
 	return c.JSON(http.StatusOK, refundJSON(r))
+}
+
+// beforeParam reads the keyset page key "before" (an id; 0 when absent).
+func beforeParam(c echo.Context) (int64, error) {
+	b := c.QueryParam("before")
+	if b == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(b, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, web.Fail(http.StatusBadRequest, "bad_filter", "error.bad_filter")
+	}
+	return n, nil
 }
