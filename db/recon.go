@@ -200,23 +200,45 @@ func (s *Store) LastReconRuns(ctx context.Context, merchantID int64, n int) ([]R
 // as cleared. It returns how many opened and closed.
 func (s *Store) SaveFindings(ctx context.Context, merchantID int64, scope []string, found []domain.ReconFinding, now time.Time) (opened, closed int, err error) {
 	err = s.InTx(ctx, func(tx *Store) error {
+		n := len(found)
+		kinds, orders, ptx, cur, det := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		txs, amts, oamts := make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, fd := range found {
+			kinds[i], orders[i], txs[i], ptx[i] = string(fd.Kind), fd.OrderID, fd.TransactionID, fd.PlatformTx
+			amts[i], oamts[i], cur[i], det[i] = fd.Amount, fd.OrderAmount, fd.Currency, fd.Detail
+		}
+		// One statement for the whole run; a finding seen again keeps its state unless it
+		// had cleared up by itself, in which case it reopens.
 		const q = `INSERT INTO recon_findings AS f (merchant_id, kind, order_id, transaction_id, platform_tx, amount, order_amount,
 				currency, detail, first_seen_at, last_seen_at)
-			VALUES ($1, $2, $3, nullif($4, 0), $5, $6, $7, $8, $9, $10, $10)
+			SELECT $1, v.kind, v.order_id, nullif(v.tx, 0), v.ptx, v.amount, v.oamount, v.currency, v.detail, $10, $10
+			FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+				AS v (kind, order_id, tx, ptx, amount, oamount, currency, detail)
 			ON CONFLICT (merchant_id, kind, order_id, platform_tx) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at,
 				amount = EXCLUDED.amount, order_amount = EXCLUDED.order_amount, detail = EXCLUDED.detail,
 				state = CASE WHEN f.resolution = 'cleared' THEN 'open' ELSE f.state END,
 				resolution = CASE WHEN f.resolution = 'cleared' THEN '' ELSE f.resolution END,
 				resolved_at = CASE WHEN f.resolution = 'cleared' THEN NULL ELSE f.resolved_at END
 			RETURNING (xmax = 0)`
-		for _, fd := range found {
-			var inserted bool
-			if err := tx.x.QueryRowxContext(ctx, q, merchantID, string(fd.Kind), fd.OrderID, fd.TransactionID, fd.PlatformTx,
-				fd.Amount, fd.OrderAmount, fd.Currency, fd.Detail, now).Scan(&inserted); err != nil {
-				return fmt.Errorf("save finding: %w", mapErr(err))
+		if n > 0 {
+			rows, err := tx.x.QueryxContext(ctx, q, merchantID, pq.StringArray(kinds), pq.StringArray(orders), pq.Int64Array(txs),
+				pq.StringArray(ptx), pq.Int64Array(amts), pq.Int64Array(oamts), pq.StringArray(cur), pq.StringArray(det), now)
+			if err != nil {
+				return fmt.Errorf("save findings: %w", mapErr(err))
 			}
-			if inserted {
-				opened++
+			for rows.Next() {
+				var inserted bool
+				if err := rows.Scan(&inserted); err != nil {
+					rows.Close()
+					return err
+				}
+				if inserted {
+					opened++
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("save findings: %w", mapErr(err))
 			}
 		}
 		res, err := tx.x.ExecContext(ctx, `UPDATE recon_findings SET state = 'resolved', resolution = 'cleared', resolved_at = $3
@@ -225,8 +247,8 @@ func (s *Store) SaveFindings(ctx context.Context, merchantID int64, scope []stri
 		if err != nil {
 			return fmt.Errorf("clear findings: %w", mapErr(err))
 		}
-		n, _ := res.RowsAffected()
-		closed = int(n)
+		cleared, _ := res.RowsAffected()
+		closed = int(cleared)
 		return nil
 	})
 	return opened, closed, err
@@ -321,5 +343,13 @@ func (s *Store) AutoRefundable(ctx context.Context, merchantID int64, before tim
 		WHERE f.merchant_id = $1 AND f.state = 'open' AND f.kind = 'charged_not_completed' AND f.refund_id IS NULL
 			AND f.transaction_id IS NOT NULL AND f.first_seen_at <= $2
 		ORDER BY f.id LIMIT $3`, merchantID, before, limit)
+	return out, err
+}
+
+// FindingsByIDs returns the merchant's findings among ids (others' are left out).
+func (s *Store) FindingsByIDs(ctx context.Context, merchantID int64, ids []int64) ([]Finding, error) {
+	var out []Finding
+	err := sqlxSelect(ctx, s, &out, `SELECT `+findingCols+findingFrom+` WHERE f.merchant_id = $1 AND f.id = ANY($2) ORDER BY f.id`,
+		merchantID, pq.Int64Array(ids))
 	return out, err
 }

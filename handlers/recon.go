@@ -85,7 +85,7 @@ func (h *Recon) List(c echo.Context) error {
 
 func findingRow(f db.Finding) views.FindingRow {
 	r := views.FindingRow{ID: f.ID, Kind: domain.FindingKind(f.Kind), OrderID: f.OrderID, PlatformTx: f.PlatformTx,
-		Amount: domain.Money{Amount: f.Amount, Currency: f.Currency}, Detail: f.Detail, State: f.State,
+		Amount: domain.Money{Amount: f.Amount, Currency: f.Currency}, State: f.State,
 		Resolution: f.Resolution, Note: f.Note, FirstSeen: f.FirstSeenAt, LastSeen: f.LastSeenAt}
 	if f.TransactionID != nil {
 		r.TransactionID = *f.TransactionID
@@ -253,19 +253,25 @@ func (h *Recon) Bulk(c echo.Context) error {
 		return web.Redirect(c, "/reconciliation")
 	}
 	action, note := form.Get("action"), strings.TrimSpace(form.Get("note"))
-	done, failed := 0, 0
-	var firstErr string
+	var want []int64
+	failed := 0
 	for _, s := range ids {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			failed++
 			continue
 		}
-		f, err := h.Store.Finding(c.Request().Context(), web.MerchantID(c), id)
-		if err != nil {
-			failed++
-			continue
-		}
+		want = append(want, id)
+	}
+	fs, err := h.Store.FindingsByIDs(c.Request().Context(), web.MerchantID(c), want)
+	if err != nil {
+		return err
+	}
+	failed += len(want) - len(fs)
+	done := 0
+	var firstErr string
+	for _, f := range fs {
+		var err error
 		switch action {
 		case "refund":
 			_, err = h.refundFinding(c, f, f.Amount, note)
