@@ -361,8 +361,7 @@ func (h *Feedback) Inbox(c echo.Context) error {
 		v.Rows, v.Next = rows, next.Encode()
 	}
 	shell := web.Shell(c, "feedback", web.T(c, "feedback.title"))
-	if r := c.Request(); r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") == "" &&
-		r.Header.Get("HX-History-Restore-Request") == "" {
+	if web.IsHTMX(c.Request()) {
 		// Only the table is swapped: the figures are not needed.
 		return web.Render(c, status, views.FeedbackTable(shell, v), views.FeedbackTable(shell, v))
 	}

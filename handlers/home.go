@@ -47,7 +47,7 @@ func (h *Home) Overview(c echo.Context) error {
 	m := p.Merchant
 	loc := m.Location()
 	now := h.now()
-	if c.Request().Header.Get("HX-Request") == "true" && c.Request().Header.Get("HX-Boosted") == "" {
+	if web.IsHTMX(c.Request()) {
 		// The alert strip refreshing itself: only the open alerts.
 		v := views.HomeView{Loc: loc}
 		var err error

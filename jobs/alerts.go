@@ -399,11 +399,19 @@ func (w *AlertNotifyWorker) postWebhook(ctx context.Context, m domain.Merchant, 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", fmt.Sprintf("alert-%d-%s", a.ID, event))
-	if secrets, err := w.store.WebhookSecrets(ctx, m.ID); err == nil && len(secrets) > 0 {
-		if secret, err := w.sealer.Open(secrets[0]); err == nil {
-			req.Header.Set("PayMend-Signature", domain.SignWebhook([]byte(secret), w.now(), body))
-		}
+	// Never send an alert unsigned: a receiver could not tell it from a forgery.
+	secrets, err := w.store.WebhookSecrets(ctx, m.ID)
+	if err != nil {
+		return err
 	}
+	if len(secrets) == 0 {
+		return permanentErr{errors.New("no webhook secret to sign the alert with")}
+	}
+	secret, err := w.sealer.Open(secrets[0])
+	if err != nil {
+		return permanentErr{fmt.Errorf("open webhook secret: %w", err)}
+	}
+	req.Header.Set("PayMend-Signature", domain.SignWebhook([]byte(secret), w.now(), body))
 	resp, err := w.http.Do(req)
 	if err != nil {
 		return err

@@ -47,8 +47,8 @@ CREATE TABLE feedback (
     status             text COLLATE "C" NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'in_progress', 'closed')),
     assignee_id        bigint REFERENCES users(id),
     -- Set when an answer says money left the customer without an order ("charged
-    -- but no order", "charged twice"): the reconciliation job (issue 6) picks rows
-    -- where it is set and not yet handled.
+    -- but no order", "charged twice"); the answer also queues a reconciliation run
+    -- for the payment's order at once (trigger "feedback"). Shown in the inbox.
     recon_requested_at timestamptz,
     first_at           timestamptz NOT NULL,
     updated_at         timestamptz NOT NULL

@@ -85,10 +85,10 @@ func (v HomeView) txHref(dim, val string) string {
 			return ""
 		}
 		if b.Min > 0 {
-			q.Set("min_amount", minorToMajor(b.Min))
+			q.Set("min_amount", domain.Money{Amount: b.Min, Currency: v.Currency}.Plain())
 		}
 		if b.Max > 0 {
-			q.Set("max_amount", minorToMajor(b.Max-1))
+			q.Set("max_amount", domain.Money{Amount: b.Max - 1, Currency: v.Currency}.Plain())
 		}
 	case "all":
 	default:
@@ -97,7 +97,6 @@ func (v HomeView) txHref(dim, val string) string {
 	return "/transactions?" + q.Encode()
 }
 
-func minorToMajor(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) }
 
 func (v HomeView) money(a int64) string {
 	return domain.Money{Amount: a, Currency: v.Currency}.String()

@@ -104,8 +104,9 @@ type Backend interface {
 	Ping(ctx context.Context) error
 }
 
-// isHTMX reports whether the request came from htmx and wants a fragment.
-func isHTMX(r *http.Request) bool {
+// IsHTMX reports whether the request came from htmx and wants a fragment (not a
+// boosted navigation, not a history restore).
+func IsHTMX(r *http.Request) bool {
 	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") == "" &&
 		r.Header.Get("HX-History-Restore-Request") == ""
 }

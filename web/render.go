@@ -19,7 +19,7 @@ import (
 func Render(c echo.Context, status int, page, fragment templ.Component) error {
 	c.Response().Header().Add("Vary", "HX-Request")
 	comp := page
-	if fragment != nil && isHTMX(c.Request()) {
+	if fragment != nil && IsHTMX(c.Request()) {
 		comp = fragment
 	}
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
