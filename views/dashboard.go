@@ -97,7 +97,6 @@ func (v HomeView) txHref(dim, val string) string {
 	return "/transactions?" + q.Encode()
 }
 
-
 func (v HomeView) money(a int64) string {
 	return domain.Money{Amount: a, Currency: v.Currency}.String()
 }
