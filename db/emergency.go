@@ -418,7 +418,7 @@ func (s *Store) ActiveAlert(ctx context.Context, merchantID, id int64) (AlertSum
 	}
 	var a AlertSummary
 	err = s.x.QueryRowxContext(ctx, `SELECT id, status, coalesce(severity::text, '') AS severity, coalesce(summary, '') AS summary, opened_at,
-		scope, scope_value FROM alerts WHERE merchant_id = $1 AND id = $2`, merchantID, id).StructScan(&a)
+		scope, scope_value FROM alerts WHERE merchant_id = $1 AND id = $2 AND status <> 'resolved'`, merchantID, id).StructScan(&a)
 	if err != nil {
 		return a, fmt.Errorf("db: alert %d: %w", id, mapErr(err))
 	}

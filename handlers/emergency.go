@@ -549,6 +549,9 @@ func (h *Emergency) Notify(c echo.Context) error {
 	}
 	var txs []domain.Transaction
 	for _, pc := range chans {
+		if len(txs) >= maxBulkNotices { // EachTransaction reads a max of 0 as "no limit"
+			break
+		}
 		f := db.TxFilter{Statuses: []string{string(domain.StatusFailed)}, Channel: pc, From: inc.DeclaredAt.Add(-noticeLookback)}
 		if err := h.Store.EachTransaction(ctx, p.Merchant.ID, f, maxBulkNotices-len(txs), func(t domain.Transaction) error {
 			txs = append(txs, t)

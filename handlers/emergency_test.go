@@ -359,6 +359,14 @@ func TestDeclareFromAlertAndChannelSuggestion(t *testing.T) {
 		"alert_id": {fmt.Sprint(fired[0].ID)}}); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("beta from alpha's alert: %d", resp.StatusCode)
 	}
+	// An alert that is over cannot start an incident.
+	if err := e.store.ResolveAlert(ctx, alpha, fired[0].ID, nil, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if resp := e.post(op, "/emergency/incidents", url.Values{"title": {"晚了"}, "type": {"failure_spike"}, "severity": {"sev2"},
+		"alert_id": {fmt.Sprint(fired[0].ID)}}); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("from a resolved alert: %d", resp.StatusCode)
+	}
 }
 
 // An automatic rule's notice (a River job) also tells the customer that the

@@ -390,17 +390,10 @@ func (h *Feedback) loadFeedback(c echo.Context) (domain.Feedback, error) {
 // replyChannels are the channels that reach the payment's customer.
 func replyChannels(tx domain.Transaction) []domain.NotifyChannel {
 	var out []domain.NotifyChannel
-	if tx.PhoneMasked != "" {
-		out = append(out, domain.NotifySMS)
-	}
-	if tx.EmailMasked != "" {
-		out = append(out, domain.NotifyEmail)
-	}
-	if tx.CustomerRef != "" {
-		out = append(out, domain.NotifyInApp)
-	}
-	if tx.PhoneMasked != "" {
-		out = append(out, domain.NotifyPhone)
+	for _, ch := range []domain.NotifyChannel{domain.NotifySMS, domain.NotifyEmail, domain.NotifyInApp, domain.NotifyPhone} {
+		if domain.RecipientFor(tx, ch) != "" {
+			out = append(out, ch)
+		}
 	}
 	return out
 }
