@@ -374,7 +374,7 @@ func RefundCard(v RefundPanel) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			for _, r := range v.Refunds {
-				templ_7745c5c3_Err = refundRow(r, v.User, v.CanAct, "").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = refundRow(r, v.User, v.CanAct, "/transactions/"+itoa(v.TxID)+"#refunds").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
